@@ -1,0 +1,156 @@
+"""Configuration classes, read from the environment.
+
+PORTAL_ENV picks the class: development (the default), test or production.
+Every setting a deployment may change is listed in the README's table.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message is one line a person can act on."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.") from exc
+
+
+def database_url(raw: str | None) -> str:
+    """The SQLAlchemy URL: SQLite in instance/ unless DATABASE_URL says otherwise.
+
+    postgres:// and postgresql:// URLs are pointed at the psycopg 3 driver.
+    """
+    if not raw:
+        return f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+class Config:
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Sessions: signed cookies, so any worker on any host can serve any request.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_NAME = "portal_session"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_DURATION = timedelta(days=1)
+    SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 30)
+    SESSION_ABSOLUTE_HOURS = _int("SESSION_ABSOLUTE_HOURS", 12)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_ABSOLUTE_HOURS)
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which has its own timeouts
+    WTF_CSRF_HEADERS = ["X-CSRFToken"]
+
+    # Rate limits are counted in the database so every worker on every host shares them.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "portal-db://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per 15 minutes")
+    LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "50 per hour")
+
+    # Invitation and password-reset links.
+    INVITE_VALID_HOURS = _int("INVITE_VALID_HOURS", 72)
+    RESET_VALID_MINUTES = _int("RESET_VALID_MINUTES", 60)
+    ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_KIB = _int("ARGON2_MEMORY_KIB", 65536)
+
+    # Mail: "smtp" sends through MAIL_SERVER; "console" prints messages to the log (development).
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_STARTTLS = _bool("MAIL_USE_STARTTLS", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "hub@social-prescribing.invalid")
+    MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 10)
+
+    HUB_NAME = os.environ.get("HUB_NAME", "Social prescribing hub")
+    HUB_PHONE = os.environ.get("HUB_PHONE", "024 7600 0000")
+    PAGE_SIZE = 25
+
+    @classmethod
+    def validate(cls) -> None:
+        """Raise ConfigError for a setting this environment cannot run without."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    # A fixed key is fine on a developer's machine; production refuses to start without one.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "development-only-not-secret"
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-only-not-secret"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = (
+        database_url(os.environ.get("TEST_DATABASE_URL"))
+        if os.environ.get("TEST_DATABASE_URL")
+        else "sqlite://"
+    )
+    # Tests that check CSRF switch it back on; the rest post forms without a token.
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_STORAGE_URI = "portal-db://"
+    # Cheap hashing keeps the suite fast; test_passwords checks the production parameters.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_KIB = 1024
+    MAIL_BACKEND = "smtp"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def validate(cls) -> None:
+        if not os.environ.get("SECRET_KEY"):
+            raise ConfigError(
+                "SECRET_KEY is not set: production refuses to start without it "
+                '(generate one with: python -c "import secrets; print(secrets.token_hex(32))").'
+            )
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None = None) -> type[Config]:
+    name = name or os.environ.get("PORTAL_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError as exc:
+        raise ConfigError(f"PORTAL_ENV must be one of {', '.join(CONFIGS)}, not {name!r}.") from exc

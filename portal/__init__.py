@@ -1,0 +1,120 @@
+"""The social prescribing portal. create_app() builds it; nothing runs at import time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from typing import Any
+
+from flask import Flask
+from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import BASE_DIR, INSTANCE_DIR, ConfigError, config_for
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """Every SQLite connection: WAL, a busy timeout, foreign keys, and NORMAL sync."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    config_class = config_for(config_name)
+    config_class.validate()
+
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.from_object(config_class)
+    if os.environ.get("SECRET_KEY") and config_class.ENV_NAME != "test":
+        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    if overrides:
+        app.config.update(overrides)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    app.jinja_options = {
+        **app.jinja_options,
+        # The NHS.UK macros read optional parameters several levels deep.
+        "undefined": ChainableUndefined,
+        "loader": ChoiceLoader(
+            [FileSystemLoader(str(BASE_DIR / "templates")), PackageLoader("nhsuk_frontend_jinja")]
+        ),
+    }
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from portal.templating import register_templating
+    from portal.web import register_web
+
+    register_web(app)
+    register_templating(app)
+
+    from portal.cli import register_cli
+
+    register_cli(app)
+
+    if not app.debug and not app.testing:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal.auth import ratelimit  # noqa: F401  (registers the portal-db:// storage)
+    from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Log in to see this page."
+    login_manager.login_message_category = "info"
+    # Sessions are bound to the session token; "strong" protection would also log
+    # people out when a phone's address changes between mobile masts.
+    login_manager.session_protection = "basic"
+
+    import portal.models  # noqa: F401  (the whole schema on db.metadata)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.auth.views import bp as auth_bp
+    from portal.cases.views import bp as cases_bp
+    from portal.dashboard.views import bp as dashboard_bp
+    from portal.directory.views import bp as directory_bp
+    from portal.pages import bp as pages_bp
+    from portal.referrals.views import bp as referrals_bp
+    from portal.volunteers.views import bp as volunteers_bp
+
+    for bp in (
+        pages_bp,
+        auth_bp,
+        referrals_bp,
+        cases_bp,
+        volunteers_bp,
+        directory_bp,
+        dashboard_bp,
+    ):
+        app.register_blueprint(bp)
+
+
+__all__ = ["ConfigError", "create_app"]

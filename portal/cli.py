@@ -1,0 +1,106 @@
+"""Operator commands: seed-demo, demo-logins, create-admin, check-db, run-scheduler."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.engine import make_url
+
+from portal.extensions import db
+
+
+def _safe_url() -> str:
+    return make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(
+        hide_password=True
+    )
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("check-db")
+    def check_db() -> None:
+        """Say in one line whether the database can be reached."""
+        try:
+            with db.engine.connect() as conn:
+                conn.execute(sa.select(1))
+        except sa.exc.SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+            click.echo(f"Cannot reach the database at {_safe_url()}: {reason}", err=True)
+            sys.exit(1)
+        click.echo(f"Database reachable: {_safe_url()}")
+
+    @app.cli.command("is-empty")
+    def is_empty() -> None:
+        """Exit 0 when there are no users yet (so `make run` knows to load demo data)."""
+        from portal.auth.models import User
+
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(User))
+        sys.exit(0 if count == 0 else 1)
+
+    @app.cli.command("seed-demo")
+    @click.option("--quiet", is_flag=True, help="Do not print the demo logins.")
+    def seed_demo(quiet: bool) -> None:
+        """Fill an empty database with a fictional, deterministic hub and one login per role."""
+        from portal.demo import DEMO_PASSWORD, DemoRefused, seed
+
+        try:
+            logins = seed()
+        except DemoRefused as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        if not quiet:
+            print_demo_logins(logins, DEMO_PASSWORD)
+
+    @app.cli.command("demo-logins")
+    def demo_logins() -> None:
+        """Print the demo logins again."""
+        from portal.demo import DEMO_PASSWORD
+        from portal.demo import demo_logins as logins
+
+        print_demo_logins(logins(), DEMO_PASSWORD)
+
+    @app.cli.command("create-admin")
+    @click.option("--email", prompt="Email address")
+    @click.option("--name", prompt="Full name")
+    @click.password_option("--password", prompt="Password")
+    def create_admin(email: str, name: str, password: str) -> None:
+        """Make a real administrator account."""
+        from portal.auth.models import Role, User
+        from portal.auth.passwords import hash_password, password_problems
+        from portal.auth.service import find_user_by_email, normalise_email
+
+        problems = password_problems(password, email)
+        if problems:
+            click.echo(problems[0] + ".", err=True)
+            sys.exit(1)
+        if find_user_by_email(email):
+            click.echo("There is already an account with this email address.", err=True)
+            sys.exit(1)
+        db.session.add(
+            User(
+                email=normalise_email(email),
+                full_name=name.strip(),
+                role=Role.ADMIN,
+                password_hash=hash_password(password),
+            )
+        )
+        db.session.commit()
+        click.echo(f"Administrator {normalise_email(email)} created.")
+
+    @app.cli.command("run-scheduler")
+    def run_scheduler() -> None:
+        """Run the scheduled jobs in this one process (never inside web workers)."""
+        from portal.scheduler import run
+
+        run(current_app._get_current_object())
+
+
+def print_demo_logins(logins: list[tuple[str, str, str]], password: str) -> None:
+    click.echo("")
+    click.echo(f"Demo logins (every password is the same: {password})")
+    width = max(len(role) for role, _, _ in logins)
+    for role, email, name in logins:
+        click.echo(f"  {role.ljust(width)}  {email}  ({name})")
+    click.echo("")

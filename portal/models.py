@@ -1,0 +1,39 @@
+"""Every model, imported in one place so the metadata (and Alembic) sees the whole schema."""
+
+from portal.audit.models import AuditEvent
+from portal.auth.models import RateLimitCounter, Role, User
+from portal.cases.models import Contact, Goal
+from portal.directory.models import Activity, ActivityReferral, Organisation
+from portal.measures.models import MeasureResponse
+from portal.referrals.models import (
+    Neighbourhood,
+    Practice,
+    Referral,
+    ReferralReasonLink,
+    Resident,
+)
+from portal.reports.models import OutcomeReport
+from portal.volunteers.models import BuddyMatch, TrainingModule, TrainingRecord, Volunteer
+
+__all__ = [
+    "Activity",
+    "ActivityReferral",
+    "AuditEvent",
+    "BuddyMatch",
+    "Contact",
+    "Goal",
+    "MeasureResponse",
+    "Neighbourhood",
+    "Organisation",
+    "OutcomeReport",
+    "Practice",
+    "RateLimitCounter",
+    "Referral",
+    "ReferralReasonLink",
+    "Resident",
+    "Role",
+    "TrainingModule",
+    "TrainingRecord",
+    "User",
+    "Volunteer",
+]

@@ -1,0 +1,67 @@
+"""The one scheduler process: `flask run-scheduler`. Web workers never start it.
+
+Jobs are module-level functions with fixed ids, so a restart replaces rather
+than duplicates them, and each is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+TIMEZONE = "Europe/London"
+JOB_TABLE = "apscheduler_jobs"
+_app: Flask | None = None
+
+
+def purge_rate_limit_counters() -> None:
+    """Delete rate-limit windows that have ended, so the table stays small."""
+    from portal.auth.ratelimit import DatabaseStorage
+
+    with _app.app_context():
+        removed = DatabaseStorage().purge_expired()
+        log.info("purged %d expired rate-limit counters", removed)
+
+
+def build_scheduler(app: Flask) -> BlockingScheduler:
+    global _app
+    _app = app
+    scheduler = BlockingScheduler(
+        timezone=TIMEZONE,
+        jobstores={
+            "default": SQLAlchemyJobStore(
+                url=app.config["SQLALCHEMY_DATABASE_URI"], tablename=JOB_TABLE
+            )
+        },
+        job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1},
+    )
+    scheduler.add_job(
+        purge_rate_limit_counters,
+        "cron",
+        hour=3,
+        minute=15,
+        id="purge_rate_limit_counters",
+        replace_existing=True,
+    )
+
+    def _report(event) -> None:
+        kind = "missed" if event.code == EVENT_JOB_MISSED else "failed"
+        log.error("scheduled job %s %s: %s", event.job_id, kind, getattr(event, "exception", ""))
+
+    scheduler.add_listener(_report, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    return scheduler
+
+
+def run(app: Flask) -> None:
+    scheduler = build_scheduler(app)
+    log.info("scheduler starting with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        log.info("scheduler stopped")

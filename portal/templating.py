@@ -1,0 +1,97 @@
+"""What every template can use: the navigation for the current role, and display filters."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from portal.auth.models import Role
+
+LONDON = ZoneInfo("Europe/London")
+
+# (label, endpoint) per role, in the order they appear in the header.
+NAVIGATION: dict[Role, list[tuple[str, str]]] = {
+    Role.ADMIN: [("Users", "auth.users")],
+    Role.COORDINATOR: [("Referrals", "referrals.hub")],
+    Role.NAVIGATOR: [("My caseload", "cases.caseload")],
+    Role.VOLUNTEER: [("My volunteering", "volunteers.me")],
+    Role.ORGANISATION_MEMBER: [("My organisation", "directory.my_organisation")],
+    Role.PRACTICE_USER: [("Our referrals", "referrals.practice_referrals")],
+    Role.COMMISSIONER: [("Dashboard", "dashboard.overview")],
+}
+
+
+def navigation_items() -> list[dict]:
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    for label, endpoint in NAVIGATION[current_user.role]:
+        href = url_for(endpoint)
+        items.append({"text": label, "href": href, "current": request.path == href})
+    return items
+
+
+def format_nhs_number(value: str | None) -> str:
+    """943 476 5919: the way NHS numbers are written for people to read."""
+    if not value:
+        return ""
+    return f"{value[:3]} {value[3:6]} {value[6:]}"
+
+
+def mask_nhs_number(value: str | None) -> str:
+    """Lists show only the last four digits."""
+    if not value:
+        return ""
+    return f"*** *** {value[6:]}"
+
+
+def format_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(LONDON).date()
+    return f"{value.day} {value:%B %Y}"
+
+
+def format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(LONDON)
+    return f"{local.day} {local:%B %Y} at {local:%H:%M}"
+
+
+def htmx_config() -> str:
+    """htmx settings that keep it inside the CSP and away from personal data in history."""
+    return json.dumps(
+        {
+            "selfRequestsOnly": True,
+            "allowEval": False,
+            "allowScriptTags": False,
+            "includeIndicatorStyles": False,
+            "historyCacheSize": 0,
+            "refreshOnHistoryMiss": True,
+        }
+    )
+
+
+def register_templating(app: Flask) -> None:
+    app.jinja_env.filters["nhs_number"] = format_nhs_number
+    app.jinja_env.filters["masked_nhs_number"] = mask_nhs_number
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["datetime"] = format_datetime
+
+    @app.context_processor
+    def shell_context() -> dict:
+        return {
+            "hub_name": current_app.config["HUB_NAME"],
+            "hub_phone": current_app.config["HUB_PHONE"],
+            "navigation_items": navigation_items,
+            "csrf_token": generate_csrf,
+            "htmx_config": htmx_config,
+            "Role": Role,
+        }

@@ -1,0 +1,175 @@
+"""Web plumbing shared by every blueprint: full page or htmx partial, headers, errors."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, make_response, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger(__name__)
+
+
+def wants_partial() -> bool:
+    """True for an htmx request that swaps part of a page.
+
+    Boosted requests and history restores replace the whole page, so they get
+    the full page like any other browser request.
+    """
+    hx = getattr(request, "htmx", None)
+    return bool(hx) and not hx.boosted and not hx.history_restore_request
+
+
+def render(template: str, partial: str | None = None, status_code: int = 200, **context: Any):
+    """Render the full page, or only its partial for a non-boosted htmx request.
+
+    The partial is included by the full page, so both come from one piece of markup.
+    """
+    name = partial if partial and wants_partial() else template
+    response = make_response(render_template(name, **context), status_code)
+    response.vary.add("HX-Request")
+    return response
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only a path on this site: no scheme, no host, no protocol-relative or backslash tricks."""
+    if not target:
+        return False
+    if any(ch in target for ch in "\\\t\r\n") or not target.startswith("/"):
+        return False
+    if target.startswith("//"):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def _security_headers(response: Response) -> Response:
+    nonce = g.get("csp_nonce") or csp_nonce()
+    response.headers["Content-Security-Policy"] = "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    # Anything shown to a logged-in person may hold personal data: never cache it.
+    if current_user.is_authenticated and not request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _error_page(status: int, title: str, message: str):
+    if request.path.startswith("/api/"):
+        return {"error": title, "detail": message}, status
+    return render(
+        "errors/error.html",
+        "errors/partials/_error.html",
+        status_code=status,
+        title=title,
+        message=message,
+        code=status,
+    )
+
+
+def register_web(app: Flask) -> None:
+    app.after_request(_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    @app.errorhandler(400)
+    def bad_request(exc):
+        return _error_page(
+            400,
+            "Something was wrong with that request",
+            "Go back, check what you entered and try again.",
+        )
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return _error_page(
+            400,
+            "Your form has expired",
+            "For your security, forms time out. Go back, reload the page "
+            "and try again. Nothing was saved.",
+        )
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        from portal.audit.service import record_event
+
+        record_event("forbidden", "path", request.path[:64])
+        return _error_page(
+            403,
+            "You do not have access to this page",
+            "If you think you should, ask your hub administrator.",
+        )
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return _error_page(
+            404, "Page not found", "If you typed the web address, check it is correct."
+        )
+
+    @app.errorhandler(405)
+    def not_allowed(exc):
+        return _error_page(
+            405, "That action is not available here", "Go back and use the buttons on the page."
+        )
+
+    @app.errorhandler(429)
+    def too_many(exc):
+        return _error_page(
+            429, "Too many attempts", "For your security, please wait a few minutes and try again."
+        )
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc):
+        # One line for the operator; the person sees a calm page, never the error.
+        log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+        from portal.extensions import db
+
+        db.session.rollback()
+        title = "Sorry, the service is unavailable"
+        message = (
+            "We could not reach our records just now. Nothing was lost from before "
+            "this moment. Please try again in a few minutes."
+        )
+        if request.path.startswith("/api/"):
+            return {"error": title, "detail": message}, 503
+        response = make_response(
+            render_template("errors/unavailable.html", title=title, message=message), 503
+        )
+        response.headers["Retry-After"] = "60"
+        return response
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        return _error_page(
+            500,
+            "Sorry, there is a problem with the service",
+            "Please try again later. If it keeps happening, contact the hub.",
+        )

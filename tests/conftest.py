@@ -1,0 +1,150 @@
+"""Fixtures: the app on SQLite and on a real PostgreSQL, a client, one user per role, factories.
+
+Every test that uses `app` runs twice: once per database backend.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from portal import create_app
+from portal.auth.models import Role
+from portal.extensions import db as _db
+from tests import factories
+from tests.pg_server import PostgresServer, PostgresUnavailable
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and could not start: {exc}")
+        pytest.skip(f"PostgreSQL not available on this machine: {exc}")
+    yield server
+    server.stop()
+
+
+def _migrated_app(url: str):
+    from flask_migrate import upgrade
+
+    app = create_app("test", overrides={"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def _apps(tmp_path_factory):
+    """One migrated app per backend, made on first use and kept for the session."""
+    made: dict[str, object] = {}
+    yield made
+    for app in made.values():
+        with app.app_context():
+            _db.engine.dispose()
+
+
+@pytest.fixture
+def app(backend, _apps, request, tmp_path_factory):
+    if backend not in _apps:
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("sqlite") / "portal.db"
+            url = f"sqlite:///{path}"
+        else:
+            server = request.getfixturevalue("postgres_server")
+            url = server.create_database("portal_test")
+        _apps[backend] = _migrated_app(url)
+    app = _apps[backend]
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield app
+    finally:
+        _db.session.remove()
+        _empty_tables()
+        ctx.pop()
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    return factories.make_user
+
+
+def _login(client, user, password: str = factories.PASSWORD):
+    response = client.post("/login", data={"email": user.email, "password": password})
+    assert response.status_code == 302, "test login failed"
+    return client
+
+
+@pytest.fixture
+def login(client):
+    return lambda user, password=factories.PASSWORD: _login(client, user, password)
+
+
+# One fixture per role, and a logged-in client for each.
+def _role_fixture(role: Role):
+    @pytest.fixture
+    def user_fixture(app):
+        return factories.make_user(role)
+
+    return user_fixture
+
+
+def _logged_in_fixture(role_name: str):
+    @pytest.fixture
+    def logged_in(client, request):
+        user = request.getfixturevalue(role_name)
+        return _login(client, user)
+
+    return logged_in
+
+
+for _role in Role:
+    globals()[_role.value] = _role_fixture(_role)
+    globals()[f"logged_in_{_role.value}"] = _logged_in_fixture(_role.value)
+
+
+@pytest.fixture
+def csrf_app(app):
+    """The app with CSRF protection switched on, for the tests that check it."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield app
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture(scope="session")
+def instance_tmp() -> Path:
+    return Path(tempfile.mkdtemp(prefix="portal-instance-"))

@@ -1,0 +1,209 @@
+"""Deterministic factories for every model; no network, no randomness."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+import nhs_number
+
+from portal.auth.models import Role, User
+from portal.auth.passwords import hash_password
+from portal.cases.models import Contact, ContactMethod, Goal
+from portal.db_types import utcnow
+from portal.directory.models import Activity, ActivityStatus, Organisation
+from portal.extensions import db
+from portal.referrals.models import (
+    Neighbourhood,
+    Practice,
+    Referral,
+    ReferralReason,
+    ReferralReasonLink,
+    ReferralSource,
+    ReferralStatus,
+    Resident,
+)
+from portal.volunteers.models import TrainingModule, TrainingRecord, Volunteer, VolunteerStatus
+
+PASSWORD = "correct horse battery staple"
+_seq = itertools.count(1)
+
+
+def _n() -> int:
+    return next(_seq)
+
+
+def valid_nhs_number(seed: int) -> str:
+    """A valid NHS number in the 999 test range, made from `seed`."""
+    for i in itertools.count(seed):
+        stem = f"999{i % 1_000_000:06d}"
+        check = nhs_number.calculate_checksum(stem)
+        if check is not None and check != 10:
+            return stem + str(check)
+    raise AssertionError("unreachable")
+
+
+def _save(obj):
+    db.session.add(obj)
+    db.session.commit()
+    return obj
+
+
+def make_neighbourhood(**kw) -> Neighbourhood:
+    n = _n()
+    return _save(Neighbourhood(**{"name": f"Neighbourhood {n}", **kw}))
+
+
+def make_practice(neighbourhood: Neighbourhood | None = None, **kw) -> Practice:
+    n = _n()
+    neighbourhood = neighbourhood or make_neighbourhood()
+    return _save(
+        Practice(
+            **{
+                "ods_code": f"Y{n:05d}",
+                "name": f"Practice {n}",
+                "neighbourhood_id": neighbourhood.id,
+                "list_size": 8000,
+                **kw,
+            }
+        )
+    )
+
+
+def make_organisation(verified: bool = True, **kw) -> Organisation:
+    n = _n()
+    return _save(
+        Organisation(
+            **{"name": f"Organisation {n}", "verified_at": utcnow() if verified else None, **kw}
+        )
+    )
+
+
+def make_user(role: Role = Role.NAVIGATOR, password: str | None = PASSWORD, **kw) -> User:
+    n = _n()
+    if role == Role.PRACTICE_USER and "practice_id" not in kw:
+        kw["practice_id"] = make_practice().id
+    if role == Role.ORGANISATION_MEMBER and "organisation_id" not in kw:
+        kw["organisation_id"] = make_organisation().id
+    user = User(
+        **{
+            "email": f"{role.value}{n}@example.test",
+            "full_name": f"{role.label} {n}",
+            "role": role,
+            "password_hash": hash_password(password) if password else None,
+            **kw,
+        }
+    )
+    _save(user)
+    if role == Role.VOLUNTEER:
+        _save(Volunteer(user_id=user.id, status=VolunteerStatus.ACTIVE, role_buddy=True))
+    return user
+
+
+def make_resident(**kw) -> Resident:
+    n = _n()
+    return _save(
+        Resident(
+            **{
+                "nhs_number": valid_nhs_number(n),
+                "given_name": f"Given{n}",
+                "family_name": f"Family{n}",
+                "date_of_birth": date(1950, 1, 1),
+                "postcode": "CV1 1AA",
+                **kw,
+            }
+        )
+    )
+
+
+def make_referral(
+    resident: Resident | None = None,
+    practice: Practice | None = None,
+    reasons=(ReferralReason.LONELINESS,),
+    **kw,
+) -> Referral:
+    n = _n()
+    resident = resident or make_resident()
+    if "source" not in kw or kw["source"] == ReferralSource.PRACTICE:
+        practice = practice or make_practice()
+    referral = Referral(
+        **{
+            "reference": f"T{n:07d}",
+            "resident_id": resident.id,
+            "source": ReferralSource.PRACTICE,
+            "practice_id": practice.id if practice else None,
+            "consent_given": True,
+            "consent_recorded_by": "Test referrer",
+            "consent_recorded_at": utcnow(),
+            "status": ReferralStatus.RECEIVED,
+            **kw,
+        }
+    )
+    referral.reasons = [ReferralReasonLink(reason=r) for r in reasons]
+    return _save(referral)
+
+
+def make_contact(referral: Referral, author: User, days_ago: int = 1, **kw) -> Contact:
+    return _save(
+        Contact(
+            **{
+                "referral_id": referral.id,
+                "author_id": author.id,
+                "occurred_at": utcnow() - timedelta(days=days_ago),
+                "method": ContactMethod.PHONE,
+                "duration_minutes": 20,
+                "successful": True,
+                **kw,
+            }
+        )
+    )
+
+
+def make_goal(referral: Referral, author: User, **kw) -> Goal:
+    return _save(
+        Goal(
+            **{
+                "referral_id": referral.id,
+                "description": "Get out of the house",
+                "created_by_id": author.id,
+                **kw,
+            }
+        )
+    )
+
+
+def make_activity(organisation: Organisation | None = None, **kw) -> Activity:
+    n = _n()
+    organisation = organisation or make_organisation()
+    return _save(
+        Activity(
+            **{
+                "organisation_id": organisation.id,
+                "title": f"Activity {n}",
+                "status": ActivityStatus.PUBLISHED,
+                **kw,
+            }
+        )
+    )
+
+
+def make_training_module(**kw) -> TrainingModule:
+    n = _n()
+    return _save(
+        TrainingModule(
+            **{"name": f"Module {n}", "valid_for_months": 12, "required_for_buddy": True, **kw}
+        )
+    )
+
+
+def make_training_record(volunteer: Volunteer, module: TrainingModule, **kw) -> TrainingRecord:
+    return _save(
+        TrainingRecord(
+            **{
+                "volunteer_id": volunteer.id,
+                "module_id": module.id,
+                "completed_on": date.today() - timedelta(days=30),
+                **kw,
+            }
+        )
+    )
