@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.auth.models import Role
@@ -33,10 +34,24 @@ def postgres_server():
     server.stop()
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own application context, as it does in production.
+
+    Tests keep an app context pushed for factories; without this, every request
+    would reuse it and share `g` (Flask-Login's cached user) and one database
+    session across requests, which no real worker does.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def _migrated_app(url: str):
     from flask_migrate import upgrade
 
     app = create_app("test", overrides={"SQLALCHEMY_DATABASE_URI": url})
+    app.test_client_class = FreshContextClient
     with app.app_context():
         upgrade()
     return app
@@ -148,3 +163,39 @@ def csrf_app(app):
 @pytest.fixture(scope="session")
 def instance_tmp() -> Path:
     return Path(tempfile.mkdtemp(prefix="portal-instance-"))
+
+
+class _Mailbox:
+    """What the test SMTP server received, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server on loopback (aiosmtpd); the app is pointed at it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mailbox = _Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    old = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT", "MAIL_BACKEND")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_BACKEND="smtp")
+    yield mailbox
+    controller.stop()
+    app.config.update(old)

@@ -87,7 +87,7 @@ def make_user(role: Role = Role.NAVIGATOR, password: str | None = PASSWORD, **kw
         kw["organisation_id"] = make_organisation().id
     user = User(
         **{
-            "email": f"{role.value}{n}@example.test",
+            "email": f"{role.value}{n}@example.com",
             "full_name": f"{role.label} {n}",
             "role": role,
             "password_hash": hash_password(password) if password else None,

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from portal.auth.models import Role
 from portal.auth.passwords import MAX_LENGTH, password_problems
@@ -67,19 +68,18 @@ class InviteForm(FlaskForm):
     )
     role = SelectField(
         "Role",
-        choices=[("", "Choose a role"), *Role.choices()],
+        choices=[SelectChoice("", "Choose a role")]
+        + [SelectChoice(value, label) for value, label in Role.choices()],
         validators=[DataRequired("Choose a role")],
     )
     practice_id = SelectField(
         "GP practice",
         coerce=lambda v: int(v) if v else None,
-        validators=[Optional()],
         description="Only for GP practice users",
     )
     organisation_id = SelectField(
         "Organisation",
         coerce=lambda v: int(v) if v else None,
-        validators=[Optional()],
         description="Only for organisation members",
     )
 

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from portal.auth import service
 from portal.auth.forms import (
@@ -182,8 +183,12 @@ def _invite_choices(form: InviteForm) -> None:
     orgs = db.session.execute(
         sa.select(Organisation.id, Organisation.name).order_by(Organisation.name)
     )
-    form.practice_id.choices = [("", "Not a practice user")] + [(i, n) for i, n in practices]
-    form.organisation_id.choices = [("", "Not an organisation member")] + [(i, n) for i, n in orgs]
+    form.practice_id.choices = [SelectChoice("", "Not a practice user")] + [
+        SelectChoice(str(i), n) for i, n in practices
+    ]
+    form.organisation_id.choices = [SelectChoice("", "Not an organisation member")] + [
+        SelectChoice(str(i), n) for i, n in orgs
+    ]
 
 
 @bp.route("/admin/users")
