@@ -31,8 +31,8 @@ $(STAMPS)/npm: package.json package-lock.json | $(STAMPS)
 
 vendor: $(STAMPS)/npm
 	@rm -rf static/vendor && mkdir -p static/vendor/nhsuk static/vendor/htmx
-	@cp node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.css \
-	    node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.js static/vendor/nhsuk/
+	@npm run -s build:css
+	@cp node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.js static/vendor/nhsuk/
 	@cp -r node_modules/nhsuk-frontend/dist/nhsuk/assets static/vendor/nhsuk/assets
 	@cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
 

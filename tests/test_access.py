@@ -1,0 +1,128 @@
+"""Every route by every role: the expected outcome comes from one table kept here.
+
+A new route without an entry in ACCESS fails this test, so nobody adds a page
+without deciding who may see it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.auth.models import Role
+
+PUBLIC = "public"
+ANY_ROLE = frozenset(Role)
+A, C, N, V, ORG, P, M = (
+    Role.ADMIN,
+    Role.COORDINATOR,
+    Role.NAVIGATOR,
+    Role.VOLUNTEER,
+    Role.ORGANISATION_MEMBER,
+    Role.PRACTICE_USER,
+    Role.COMMISSIONER,
+)
+
+ACCESS: dict[str, str | frozenset[Role]] = {
+    "static": PUBLIC,
+    "pages.index": PUBLIC,
+    "pages.accessibility": PUBLIC,
+    "pages.privacy": PUBLIC,
+    "pages.healthz": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    "auth.accept_invite": PUBLIC,
+    "auth.request_reset": PUBLIC,
+    "auth.reset_password": PUBLIC,
+    "auth.home": ANY_ROLE,
+    "auth.change_password": ANY_ROLE,
+    "auth.users": frozenset({A}),
+    "auth.invite": frozenset({A}),
+    "auth.resend_invite": frozenset({A}),
+    "auth.set_active": frozenset({A}),
+    "referrals.hub": frozenset({A, C}),
+    "referrals.practice_referrals": frozenset({P}),
+    "cases.caseload": frozenset({N}),
+    "volunteers.me": frozenset({V}),
+    "directory.my_organisation": frozenset({ORG}),
+    "dashboard.overview": frozenset({A, C, M}),
+}
+
+DUMMY_VALUES = {"token": "not-a-real-token", "user_id": "999999", "filename": "css/portal.css"}
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        method = "GET" if "GET" in rule.methods else "POST"
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<{arg}>", DUMMY_VALUES[arg])
+            path = path.replace(f"<int:{arg}>", DUMMY_VALUES[arg])
+            path = path.replace(f"<path:{arg}>", DUMMY_VALUES[arg])
+        yield rule.endpoint, method, path
+
+
+def test_every_route_has_an_access_rule(app):
+    missing = sorted({endpoint for endpoint, _, _ in _routes(app)} - set(ACCESS))
+    assert missing == [], f"add these endpoints to ACCESS: {missing}"
+
+
+def test_permission_decorator_matches_the_table(app):
+    for endpoint, rule in ACCESS.items():
+        declared = getattr(app.view_functions[endpoint], "allowed_roles", None)
+        if rule == PUBLIC:
+            assert declared is None, endpoint
+        else:
+            assert declared == rule, endpoint
+
+
+@pytest.mark.parametrize("who", ["anonymous", *[r.value for r in Role]])
+def test_each_role_gets_the_expected_answer_on_every_route(app, make_user, who):
+    client = app.test_client()
+    if who != "anonymous":
+        user = make_user(Role(who))
+        assert (
+            client.post(
+                "/login", data={"email": user.email, "password": "correct horse battery staple"}
+            ).status_code
+            == 302
+        )
+    for endpoint, method, path in _routes(app):
+        if endpoint == "auth.logout":
+            continue  # would end this client's session; tested in tests/auth
+        rule = ACCESS[endpoint]
+        response = client.open(path, method=method)
+        status = response.status_code
+        response.close()
+        where = f"{who} {method} {path} -> {status}"
+        if rule == PUBLIC:
+            assert status < 500 and status != 403, where
+        elif who == "anonymous":
+            assert status == 302 and "/login" in response.headers["Location"], where
+        elif Role(who) in rule:
+            assert status not in (401, 403, 500), where
+            assert not (status == 302 and "/login" in response.headers.get("Location", "")), where
+        else:
+            assert status == 403, where
+
+
+def test_htmx_partials_follow_the_same_rules(app, make_user):
+    client = app.test_client()
+    user = make_user(Role.NAVIGATOR)
+    client.post("/login", data={"email": user.email, "password": "correct horse battery staple"})
+    for path in ("/hub", "/admin/users", "/practice/referrals"):
+        assert client.get(path, headers={"HX-Request": "true"}).status_code == 403
+    anonymous = app.test_client()
+    assert anonymous.get("/hub", headers={"HX-Request": "true"}).status_code == 302
+
+
+def test_a_403_is_audited(app, make_user, db):
+    import sqlalchemy as sa
+
+    from portal.audit.models import AuditEvent
+
+    client = app.test_client()
+    user = make_user(Role.VOLUNTEER)
+    client.post("/login", data={"email": user.email, "password": "correct horse battery staple"})
+    client.get("/hub")
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "forbidden")).one()
+    assert event.actor_id == user.id and event.object_id == "/hub"
