@@ -99,6 +99,8 @@ def _empty_tables() -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # users <-> organisations reference each other; check the keys at commit.
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
 
