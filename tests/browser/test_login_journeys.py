@@ -89,6 +89,8 @@ def test_csp_enforced_pages_load_their_scripts(csp_page, live_server):
     account = live_server.accounts[Role.COORDINATOR]
 
     def assert_clean(where: str) -> None:
+        # Deferred scripts (htmx) run before "load"; the heading can show earlier.
+        page.wait_for_load_state("load")
         csp_errors = [m for m in console_errors if "Content Security Policy" in m]
         assert not csp_errors, f"CSP violations on {where}: {csp_errors}"
         violations = page.evaluate("window.__cspViolations")
