@@ -95,14 +95,21 @@ def test_stale_save_is_refused_by_the_version_column(app, db):
             second.commit()
 
 
-def test_sqlite_connections_are_tuned(app, db, backend):
-    if backend != "sqlite":
-        pytest.skip("SQLite pragmas only apply to SQLite")
-    with db.engine.connect() as conn:
+def test_sqlite_connections_are_tuned(tmp_path):
+    """Every SQLite connection gets WAL, a busy timeout, foreign keys and NORMAL sync."""
+    from portal import create_app
+    from portal.extensions import db as extension_db
+
+    sqlite_app = create_app(
+        "test", overrides={"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/t.db"}
+    )
+    with sqlite_app.app_context(), extension_db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    with sqlite_app.app_context():
+        extension_db.engine.dispose()
 
 
 def test_concurrent_writers_do_not_hit_database_is_locked(app, db):
