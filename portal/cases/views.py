@@ -41,9 +41,6 @@ def caseload():
     now = utcnow()
     cases = []
     for referral, last_at in rows:
-        last_at = (
-            last_at if last_at is None or last_at.tzinfo else last_at.replace(tzinfo=now.tzinfo)
-        )
         days = (now - last_at).days if last_at else None
         cases.append(
             {

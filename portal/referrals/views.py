@@ -25,7 +25,8 @@ bp = Blueprint("referrals", __name__)
 WAITING_FOR_TRIAGE = (ReferralStatus.RECEIVED, ReferralStatus.CONTACTING)
 
 
-def _status_counts(*where) -> dict[ReferralStatus, int]:
+def status_counts(*where) -> dict[ReferralStatus, int]:
+    """Referrals counted by current status (every status present, zero where none)."""
     rows = db.session.execute(
         sa.select(Referral.status, sa.func.count()).where(*where).group_by(Referral.status)
     )
@@ -60,7 +61,7 @@ def hub():
         "referrals/hub.html",
         "referrals/partials/_hub_table.html",
         page=page,
-        counts=_status_counts(),
+        counts=status_counts(),
         status=status,
         statuses=ReferralStatus,
         age=lambda r: working_days_between(r.received_at.date(), today),
@@ -89,6 +90,6 @@ def practice_referrals():
         practice=practice,
         status=status,
         statuses=ReferralStatus,
-        counts=_status_counts(Referral.practice_id == current_user.practice_id),
+        counts=status_counts(Referral.practice_id == current_user.practice_id),
         open_statuses=OPEN_STATUSES,
     )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.extensions import db
+from portal.referrals.models import Referral
 from portal.volunteers.models import BuddyMatch, BuddyMatchStatus, TrainingRecord, Volunteer
 from portal.volunteers.training import expiry_date
 from portal.web import render
@@ -30,7 +31,7 @@ def me():
         abort(404)
     matches = db.session.scalars(
         sa.select(BuddyMatch)
-        .options(joinedload(BuddyMatch.referral))
+        .options(joinedload(BuddyMatch.referral).joinedload(Referral.resident))
         .where(
             BuddyMatch.volunteer_id == volunteer.id,
             BuddyMatch.status.in_((BuddyMatchStatus.PROPOSED, BuddyMatchStatus.ACTIVE)),
