@@ -95,6 +95,10 @@ class Config:
     HUB_NAME = os.environ.get("HUB_NAME", "Social prescribing hub")
     HUB_PHONE = os.environ.get("HUB_PHONE", "024 7600 0000")
     PAGE_SIZE = 25
+    # Failed attempts to reach a person before triage may close as "unable to contact".
+    TRIAGE_ATTEMPTS_BEFORE_UNABLE_TO_CONTACT = _int("TRIAGE_ATTEMPTS_BEFORE_UNABLE_TO_CONTACT", 3)
+    # Public forms (self-referral, volunteer sign-up): submissions per address.
+    PUBLIC_FORM_RATE_LIMIT = os.environ.get("PUBLIC_FORM_RATE_LIMIT", "5 per hour")
 
     @classmethod
     def validate(cls) -> None:

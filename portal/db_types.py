@@ -42,11 +42,14 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def enum_type(enum_cls: type[enum.Enum]) -> sa.Enum:
-    """A text column limited to the enum's values by a CHECK constraint in the database."""
+def enum_type(enum_cls: type[enum.Enum], name: str | None = None) -> sa.Enum:
+    """A text column limited to the enum's values by a CHECK constraint in the database.
+
+    `name` names the constraint when one table has two columns of the same enum.
+    """
     return sa.Enum(
         enum_cls,
-        name=_snake(enum_cls.__name__),
+        name=name or _snake(enum_cls.__name__),
         native_enum=False,
         create_constraint=True,
         length=max(len(m.value) for m in enum_cls),

@@ -16,12 +16,23 @@ LONDON = ZoneInfo("Europe/London")
 
 # (label, endpoint) per role, in the order they appear in the header.
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
-    Role.ADMIN: [("Users", "auth.users")],
-    Role.COORDINATOR: [("Referrals", "referrals.hub")],
+    Role.ADMIN: [
+        ("Users", "auth.users"),
+        ("Triage queue", "referrals.hub"),
+        ("INT referrals", "referrals.int_list"),
+    ],
+    Role.COORDINATOR: [
+        ("Triage queue", "referrals.hub"),
+        ("INT referrals", "referrals.int_list"),
+        ("Add a referral", "referrals.new_referral"),
+    ],
     Role.NAVIGATOR: [("My caseload", "cases.caseload")],
     Role.VOLUNTEER: [("My volunteering", "volunteers.me")],
     Role.ORGANISATION_MEMBER: [("My organisation", "directory.my_organisation")],
-    Role.PRACTICE_USER: [("Our referrals", "referrals.practice_referrals")],
+    Role.PRACTICE_USER: [
+        ("Our referrals", "referrals.practice_referrals"),
+        ("Refer someone", "referrals.new_referral"),
+    ],
     Role.COMMISSIONER: [("Dashboard", "dashboard.overview")],
 }
 

@@ -41,13 +41,29 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.set_active": frozenset({A}),
     "referrals.hub": frozenset({A, C}),
     "referrals.practice_referrals": frozenset({P}),
+    "referrals.practice_referral": frozenset({P}),
+    "referrals.add_information": frozenset({P}),
+    "referrals.new_referral": frozenset({P, A, C}),
+    "referrals.self_referral": PUBLIC,
+    "referrals.self_referral_sent": PUBLIC,
+    "referrals.referral": frozenset({A, C}),
+    "referrals.record_attempt": frozenset({A, C}),
+    "referrals.triage": frozenset({A, C}),
+    "referrals.close": frozenset({A, C}),
+    "referrals.edit": frozenset({A, C}),
+    "referrals.int_list": frozenset({A, C}),
     "cases.caseload": frozenset({N}),
     "volunteers.me": frozenset({V}),
     "directory.my_organisation": frozenset({ORG}),
     "dashboard.overview": frozenset({A, C, M}),
 }
 
-DUMMY_VALUES = {"token": "not-a-real-token", "user_id": "999999", "filename": "css/portal.css"}
+DUMMY_VALUES = {
+    "token": "not-a-real-token",
+    "user_id": "999999",
+    "referral_id": "999999",
+    "filename": "css/portal.css",
+}
 
 
 def _routes(app):

@@ -30,6 +30,20 @@ class ContactMethod(LabelledEnum):
 MAX_CONTACT_MINUTES = 12 * 60
 
 
+class ContactResult(LabelledEnum):
+    """What came of a contact; the first one is the only success."""
+
+    SPOKE = "spoke", "Spoke to the person"
+    NO_ANSWER = "no_answer", "No answer"
+    LEFT_MESSAGE = "left_message", "Left a message"
+    WRONG_DETAILS = "wrong_details", "Number or address not right"
+    MESSAGE_SENT = "message_sent", "Letter, text or email sent"
+
+    @property
+    def successful(self) -> bool:
+        return self is ContactResult.SPOKE
+
+
 class Contact(db.Model):
     """A contact with the person, or an attempt at one, by a navigator, coordinator or volunteer."""
 
@@ -53,6 +67,7 @@ class Contact(db.Model):
     method: Mapped[ContactMethod] = mapped_column(enum_type(ContactMethod))
     duration_minutes: Mapped[int | None]
     successful: Mapped[bool]
+    result: Mapped[ContactResult | None] = mapped_column(enum_type(ContactResult))
     notes: Mapped[str | None] = mapped_column(sa.Text)
     concern_raised: Mapped[bool] = mapped_column(default=False)
     safeguarding_note: Mapped[str | None] = mapped_column(sa.Text)

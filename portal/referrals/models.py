@@ -165,6 +165,7 @@ class ClosureReason(LabelledEnum):
     DIED = "died", "Died"
     UNABLE_TO_CONTACT = "unable_to_contact", "Unable to contact"
     NOT_APPROPRIATE = "not_appropriate", "Not appropriate"
+    SIGNPOSTED = "signposted", "Signposted to other support"
 
 
 class Referral(db.Model):
@@ -189,6 +190,8 @@ class Referral(db.Model):
         sa.Index("ix_referrals_navigator_status", "navigator_id", "status"),
         # A practice's own referrals, newest first.
         sa.Index("ix_referrals_practice_received", "practice_id", "received_at"),
+        # An Integrated Neighbourhood Team's list.
+        sa.Index("ix_referrals_int_status", "int_neighbourhood_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -216,6 +219,11 @@ class Referral(db.Model):
     support_level: Mapped[int | None] = mapped_column(sa.SmallInteger)
     navigator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     preferred_buddy_gender: Mapped[str | None] = mapped_column(sa.String(40))
+    # Set when triage routes the referral to an INT: the team of the person's practice then.
+    int_neighbourhood_id: Mapped[int | None] = mapped_column(sa.ForeignKey("neighbourhoods.id"))
+    int_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the route was chosen; required when the referral is not appropriate.
+    triage_note: Mapped[str | None] = mapped_column(sa.Text)
 
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -234,8 +242,14 @@ class Referral(db.Model):
     practice: Mapped[Practice | None] = relationship()
     navigator: Mapped[User | None] = relationship(foreign_keys=[navigator_id])
     referred_by: Mapped[User | None] = relationship(foreign_keys=[referred_by_id])
+    int_neighbourhood: Mapped[Neighbourhood | None] = relationship()
     reasons: Mapped[list[ReferralReasonLink]] = relationship(
         back_populates="referral", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[ReferralEvent]] = relationship(
+        back_populates="referral",
+        order_by="(ReferralEvent.at, ReferralEvent.id)",
+        cascade="all, delete-orphan",
     )
 
     @property
@@ -259,3 +273,47 @@ class ReferralReasonLink(db.Model):
     reason: Mapped[ReferralReason] = mapped_column(enum_type(ReferralReason), primary_key=True)
 
     referral: Mapped[Referral] = relationship(back_populates="reasons")
+
+
+class ReferralAction(LabelledEnum):
+    """Everything that can happen to a referral; each is one row in its history."""
+
+    RECEIVED = "received", "Referral received"
+    CONTACT_ATTEMPT = "contact_attempt", "Contact attempt recorded"
+    TRIAGED = "triaged", "Triage decision recorded"
+    SENT_TO_INT = "sent_to_int", "Sent to the Integrated Neighbourhood Team"
+    ASSIGNED = "assigned", "Navigator assigned"
+    ACTIVATED = "activated", "Support started"
+    CLOSED = "closed", "Referral closed"
+    EDITED = "edited", "Referral details changed"
+    INFORMATION_ADDED = "information_added", "Information added by the practice"
+    NOTE = "note", "Note for the hub"
+
+
+class ReferralEvent(db.Model):
+    """One timestamped, attributed step in a referral's life: its history, append-only."""
+
+    __tablename__ = "referral_events"
+    __table_args__ = (sa.Index("ix_referral_events_referral_at", "referral_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id", ondelete="CASCADE"))
+    action: Mapped[ReferralAction] = mapped_column(enum_type(ReferralAction))
+    from_status: Mapped[ReferralStatus | None] = mapped_column(
+        enum_type(ReferralStatus, name="from_status")
+    )
+    to_status: Mapped[ReferralStatus | None] = mapped_column(
+        enum_type(ReferralStatus, name="to_status")
+    )
+    # Null for the public self-referral form, which nobody is signed in to.
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(sa.String(160))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    # For edits: {field label: [before, after]}, so a conflicting save can say what changed.
+    changes: Mapped[dict | None] = mapped_column(sa.JSON)
+    # The referral's version once this step was saved.
+    version: Mapped[int | None]
+
+    referral: Mapped[Referral] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()

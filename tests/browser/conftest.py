@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
 # is headed with the organisation's own name, filled in when the user is made.
 EXPECTED_H1: dict[Role, str] = {
     Role.ADMIN: "Users",
-    Role.COORDINATOR: "Referrals",
+    Role.COORDINATOR: "Triage queue",
     Role.NAVIGATOR: "My caseload",
     Role.VOLUNTEER: "My volunteering",
     Role.PRACTICE_USER: "Our referrals",

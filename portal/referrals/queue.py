@@ -1,0 +1,128 @@
+"""The triage queue: which referrals the hub sees, in what order, under which filters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased, joinedload
+
+from portal.referrals.models import (
+    Practice,
+    Referral,
+    ReferralReason,
+    ReferralReasonLink,
+    ReferralStatus,
+    Resident,
+    Urgency,
+)
+
+WAITING_FOR_TRIAGE = (ReferralStatus.RECEIVED, ReferralStatus.CONTACTING)
+_REFERENCE = re.compile(r"^(SP-)?[0-9A-Z]{4,8}$")
+
+
+def _choice(value: str | None, allowed: set[str]) -> str:
+    return value if value in allowed else ""
+
+
+def _id(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 10 else None
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str = ""  # "" means waiting for triage
+    practice: int | None = None
+    int: int | None = None
+    urgency: str = ""
+    reason: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> QueueFilters:
+        """Filters from a query string; anything not understood is ignored, never an error."""
+        return cls(
+            status=_choice(args.get("status"), {s.value for s in ReferralStatus} | {"all"}),
+            practice=_id(args.get("practice")),
+            int=_id(args.get("int")),
+            urgency=_choice(args.get("urgency"), {u.value for u in Urgency}),
+            reason=_choice(args.get("reason"), {r.value for r in ReferralReason}),
+            q=(args.get("q") or "").strip()[:100],
+        )
+
+    def as_args(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items() if v not in ("", None)}
+
+    @property
+    def statuses(self) -> tuple[ReferralStatus, ...]:
+        if self.status == "all":
+            return tuple(ReferralStatus)
+        if self.status:
+            return (ReferralStatus(self.status),)
+        return WAITING_FOR_TRIAGE
+
+
+def queue_query(filters: QueueFilters) -> sa.Select:
+    """Oldest first: the referral that has waited longest is at the top."""
+    query = (
+        sa.select(Referral)
+        .options(
+            joinedload(Referral.resident)
+            .joinedload(Resident.practice)
+            .joinedload(Practice.neighbourhood),
+            joinedload(Referral.practice).joinedload(Practice.neighbourhood),
+        )
+        .where(Referral.status.in_(filters.statuses))
+        .order_by(Referral.received_at, Referral.id)
+    )
+    if filters.practice is not None:
+        query = query.where(Referral.practice_id == filters.practice)
+    if filters.int is not None:
+        practice = aliased(Practice)
+        query = query.where(
+            sa.or_(
+                Referral.int_neighbourhood_id == filters.int,
+                Referral.practice_id.in_(
+                    sa.select(practice.id).where(practice.neighbourhood_id == filters.int)
+                ),
+            )
+        )
+    if filters.urgency:
+        query = query.where(Referral.urgency == Urgency(filters.urgency))
+    if filters.reason:
+        query = query.where(
+            sa.exists().where(
+                ReferralReasonLink.referral_id == Referral.id,
+                ReferralReasonLink.reason == ReferralReason(filters.reason),
+            )
+        )
+    if filters.q:
+        query = query.where(_search(filters.q))
+    return query
+
+
+def _search(text: str):
+    """A reference (SP-7K3M9Q, with or without SP-) or the start of each word of a name."""
+    upper = text.upper().replace(" ", "")
+    conditions = []
+    if _REFERENCE.match(upper):
+        conditions.append(Referral.reference.in_({upper, f"SP-{upper}", upper}))
+    words = [w for w in re.split(r"\s+", text) if w][:4]
+    if words:
+        name_match = sa.and_(
+            *(
+                sa.or_(
+                    Resident.given_name.ilike(_prefix(word), escape="\\"),
+                    Resident.family_name.ilike(_prefix(word), escape="\\"),
+                )
+                for word in words
+            )
+        )
+        conditions.append(Referral.resident_id.in_(sa.select(Resident.id).where(name_match)))
+    return sa.or_(*conditions)
+
+
+def _prefix(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
