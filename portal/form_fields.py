@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from wtforms import DateTimeLocalField, Field
 from wtforms.fields.choices import SelectChoice
+from wtforms.utils import unset_value
 from wtforms.validators import Length, ValidationError
 from wtforms.widgets import TextInput
 
@@ -56,7 +57,7 @@ class DateInputField(Field):
     def process(self, formdata, data=None, extra_filters=None):
         self.process_errors = []
         self.parse_error = None
-        if data is None:
+        if data is unset_value or data is None:
             data = self.default() if callable(self.default) else self.default
         self.object_data = data
         self.data = data

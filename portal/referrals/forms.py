@@ -226,8 +226,18 @@ class ReferralForm(PersonFields, ReferralFields, FlaskForm):
         ],
     )
 
-    def __init__(self, *args, nhs_number_required: bool = True, allowed_practices=(), **kw):
+    def __init__(
+        self,
+        *args,
+        nhs_number_required: bool = True,
+        allowed_practices=(),
+        from_practice: bool = False,
+        **kw,
+    ):
         super().__init__(*args, **kw)
+        if from_practice:
+            # A practice always refers as itself: no question to answer.
+            del self.source
         self.nhs_number.validators = [*self.nhs_number.validators, NhsNumber(nhs_number_required)]
         self.allowed_practices = list(allowed_practices)
         self.practice_id.choices = [
@@ -236,8 +246,9 @@ class ReferralForm(PersonFields, ReferralFields, FlaskForm):
         ]
 
     def validate_practice_id(self, field):
+        source = self.source.data if "source" in self else ReferralSource.PRACTICE.value
         if field.data is None:
-            if self.source.data == ReferralSource.PRACTICE.value:
+            if source == ReferralSource.PRACTICE.value:
                 raise ValidationError("Choose the GP practice that is referring")
             return
         if field.data not in {p.id for p in self.allowed_practices}:

@@ -146,13 +146,12 @@ def new_referral():
     form = ReferralForm(
         nhs_number_required=is_practice,
         allowed_practices=allowed,
+        from_practice=is_practice,
         data={
             "consent_recorded_by": current_user.full_name,
             "practice_id": current_user.practice_id if is_practice else None,
         },
     )
-    if is_practice:
-        form.source.data = ReferralSource.PRACTICE.value
     if form.validate_on_submit():
         source = ReferralSource.PRACTICE if is_practice else ReferralSource(form.source.data)
         details = intake.ReferralDetails(
