@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from portal.auth.models import Role, User
 from portal.auth.passwords import hash_password
-from portal.cases.models import Contact, ContactMethod, Goal, GoalStatus
+from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, GoalStatus
 from portal.directory.models import (
     Activity,
     ActivityCategory,
@@ -40,6 +40,8 @@ from portal.referrals.models import (
     Practice,
     PreferredContact,
     Referral,
+    ReferralAction,
+    ReferralEvent,
     ReferralReason,
     ReferralReasonLink,
     ReferralSource,
@@ -719,6 +721,8 @@ class _Builder:
             self.practice_outcodes.append(outcodes)
         db.session.add_all(self.practices)
         db.session.flush()
+        self.practice_by_id = {p.id: p for p in self.practices}
+        self.neighbourhood_by_id = {n.id: n for n in self.neighbourhoods}
 
     def directory(self) -> None:
         all_outcodes = ("CV1", "CV2", "CV3", "CV4", "CV5", "CV6")
@@ -1204,7 +1208,13 @@ class _Builder:
             referral.triaged_at = self.later(referral.first_contact_at, 0, 3)
             if closure == ClosureReason.NOT_APPROPRIATE:
                 referral.route = rng.choice((Route.NOT_APPROPRIATE, Route.SIGNPOST))
-                referral.support_level = 1
+                if referral.route == Route.SIGNPOST:
+                    case.closure = closure = ClosureReason.SIGNPOSTED
+                referral.triage_note = (
+                    "Needs a benefits appeal: given Citizens Advice details."
+                    if referral.route == Route.SIGNPOST
+                    else "Already well supported by the community mental health team."
+                )
             else:
                 referral.route = rng.choices(
                     (Route.SOCIAL_NAVIGATION, Route.BOTH, Route.INT), weights=(72, 16, 12)
@@ -1229,15 +1239,19 @@ class _Builder:
                 ReferralStatus.ACTIVE,
                 ReferralStatus.CLOSED,
             )
-            and closure != ClosureReason.NOT_APPROPRIATE
+            and closure not in (ClosureReason.NOT_APPROPRIATE, ClosureReason.SIGNPOSTED)
         ):
             referral.assigned_at = self.later(referral.triaged_at, 1, 6)
+        if referral.route in (Route.INT, Route.BOTH):
+            practice = self.practice_by_id[resident.practice_id]
+            referral.int_neighbourhood_id = practice.neighbourhood_id
+            referral.int_sent_at = referral.triaged_at
         last = referral.assigned_at or referral.triaged_at or received
         if status == ReferralStatus.CLOSED:
             if closure == ClosureReason.UNABLE_TO_CONTACT:
                 referral.closed_at = self.later(received, 14, 21)
-            elif closure == ClosureReason.NOT_APPROPRIATE:
-                referral.closed_at = self.later(referral.triaged_at, 0, 2)
+            elif closure in (ClosureReason.NOT_APPROPRIATE, ClosureReason.SIGNPOSTED):
+                referral.closed_at = referral.triaged_at
             elif closure in (ClosureReason.CONNECTED, ClosureReason.GOALS_MET):
                 referral.closed_at = self.later(referral.assigned_at, 35, 110)
             else:
@@ -1250,6 +1264,7 @@ class _Builder:
                 ClosureReason.DECLINED: "Decided they did not want further support for now.",
                 ClosureReason.UNABLE_TO_CONTACT: "Three attempts by phone and a letter; no reply.",
                 ClosureReason.NOT_APPROPRIATE: "Needs were better met by another service.",
+                ClosureReason.SIGNPOSTED: "Given details of the right service; no further support.",
                 ClosureReason.MOVED_AWAY: "Moved to be nearer family outside the area.",
                 ClosureReason.DIED: "Sadly died; the practice has been told.",
             }[closure]
@@ -1271,14 +1286,130 @@ class _Builder:
         db.session.add_all(goals)
         db.session.add_all(measures)
         db.session.flush()
+        by_referral: dict[int, list[Contact]] = {}
+        for contact in contacts:
+            by_referral.setdefault(contact.referral_id, []).append(contact)
+        db.session.add_all(
+            event
+            for case in self.cases
+            for event in self.history_for(case, by_referral.get(case.referral.id, []))
+        )
+        db.session.flush()
+
+    def history_for(self, case: _Case, contacts: list[Contact]) -> list[ReferralEvent]:
+        """The milestones the state machine would have written, from the case's own dates."""
+        referral = case.referral
+        users = {u.id: u for u in (*self.coordinators, *self.navigators, self.practice_user)}
+
+        def label(user: User | None) -> str:
+            return f"{user.full_name} ({user.role.label})" if user else "The portal"
+
+        hub = self.coordinators[referral.id % len(self.coordinators)]
+        if referral.source == ReferralSource.SELF:
+            received_by = "The person, using the online self-referral form"
+        elif referral.referred_by_id:
+            received_by = label(users[referral.referred_by_id])
+        else:
+            received_by = label(hub)
+        S, A = ReferralStatus, ReferralAction
+        steps: list[tuple[datetime, A, S | None, S | None, str, str | None]] = [
+            (referral.received_at, A.RECEIVED, None, S.RECEIVED, received_by, None)
+        ]
+        status = S.RECEIVED
+        for contact in sorted(contacts, key=lambda c: c.occurred_at):
+            if referral.assigned_at and contact.occurred_at >= referral.assigned_at:
+                break
+            note = f"{contact.method.label}: {contact.result.label}"
+            to = S.CONTACTING if status == S.RECEIVED else None
+            steps.append(
+                (
+                    contact.occurred_at,
+                    A.CONTACT_ATTEMPT,
+                    status if to else None,
+                    to,
+                    label(users.get(contact.author_id)),
+                    note,
+                )
+            )
+            status = to or status
+        if referral.triaged_at and referral.route:
+            level = f", level {referral.support_level}" if referral.support_level else ""
+            closes_at_triage = referral.route in (Route.SIGNPOST, Route.NOT_APPROPRIATE)
+            steps.append(
+                (
+                    referral.triaged_at,
+                    A.TRIAGED,
+                    None if closes_at_triage else status,
+                    None if closes_at_triage else S.TRIAGED,
+                    label(hub),
+                    referral.route.label + level,
+                )
+            )
+            status = status if closes_at_triage else S.TRIAGED
+            if referral.int_neighbourhood_id:
+                team = self.neighbourhood_by_id[referral.int_neighbourhood_id]
+                steps.append(
+                    (referral.triaged_at, A.SENT_TO_INT, None, None, label(hub), team.name)
+                )
+        if referral.assigned_at and case.navigator:
+            steps.append(
+                (
+                    referral.assigned_at,
+                    A.ASSIGNED,
+                    status,
+                    S.ASSIGNED,
+                    label(hub),
+                    case.navigator.full_name,
+                )
+            )
+            status = S.ASSIGNED
+            navigator_contacts = [
+                c for c in contacts if c.author_id == case.navigator.id and c.successful
+            ]
+            if referral.status in (S.ACTIVE, S.CLOSED) and navigator_contacts:
+                first = min(c.occurred_at for c in navigator_contacts)
+                steps.append((first, A.ACTIVATED, status, S.ACTIVE, label(case.navigator), None))
+                status = S.ACTIVE
+        if referral.closed_at:
+            closer = case.navigator if referral.assigned_at and case.navigator else hub
+            steps.append(
+                (
+                    referral.closed_at,
+                    A.CLOSED,
+                    status,
+                    S.CLOSED,
+                    label(closer),
+                    referral.closure_reason.label,
+                )
+            )
+        return [
+            ReferralEvent(
+                referral_id=referral.id,
+                action=action,
+                from_status=before,
+                to_status=after,
+                actor_id=next((u.id for u in users.values() if label(u) == who), None),
+                actor_label=who,
+                at=at,
+                note=note,
+                version=referral.version,
+            )
+            for at, action, before, after, who, note in steps
+        ]
 
     def contact(
         self, case: _Case, author: User, at: datetime, *, successful: bool, first: bool = False
     ) -> Contact:
         rng = self.rng
+        result = ContactResult.SPOKE
         if not successful:
             method = rng.choice((ContactMethod.PHONE, ContactMethod.PHONE, ContactMethod.TEXT))
             minutes, notes = 5, "No answer; left a message."
+            result = (
+                ContactResult.LEFT_MESSAGE
+                if method == ContactMethod.PHONE
+                else ContactResult.MESSAGE_SENT
+            )
         elif first:
             method, minutes = ContactMethod.PHONE, rng.randint(15, 40)
             notes = "Introductory call: explained the service and checked consent."
@@ -1309,6 +1440,7 @@ class _Builder:
             method=method,
             duration_minutes=minutes,
             successful=successful,
+            result=result,
             notes=notes,
             concern_raised=concern,
             safeguarding_note=(

@@ -354,3 +354,21 @@ def test_seed_is_deterministic(db):
     assert demo_logins() == []
     seed()
     assert _snapshot(db) == first
+
+
+def test_every_referral_has_a_history_that_ends_where_it_is(db):
+    from portal.referrals.models import ReferralAction, Route
+
+    seed()
+    for referral in db.session.scalars(sa.select(Referral)).unique():
+        events = referral.events
+        assert events[0].action == ReferralAction.RECEIVED, referral.reference
+        assert [e.at for e in events] == sorted(e.at for e in events), referral.reference
+        moves = [e for e in events if e.to_status is not None]
+        assert moves[-1].to_status == referral.status, referral.reference
+        # Each move starts where the one before it ended.
+        for before, after in zip(moves, moves[1:], strict=False):
+            assert after.from_status == before.to_status, referral.reference
+        sent = [e for e in events if e.action == ReferralAction.SENT_TO_INT]
+        assert bool(sent) == (referral.route in (Route.INT, Route.BOTH)), referral.reference
+        assert (referral.int_neighbourhood_id is not None) == bool(sent), referral.reference
