@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
@@ -367,7 +368,7 @@ def test_every_referral_has_a_history_that_ends_where_it_is(db):
         moves = [e for e in events if e.to_status is not None]
         assert moves[-1].to_status == referral.status, referral.reference
         # Each move starts where the one before it ended.
-        for before, after in zip(moves, moves[1:], strict=False):
+        for before, after in itertools.pairwise(moves):
             assert after.from_status == before.to_status, referral.reference
         sent = [e for e in events if e.action == ReferralAction.SENT_TO_INT]
         assert bool(sent) == (referral.route in (Route.INT, Route.BOTH)), referral.reference
