@@ -122,6 +122,40 @@ PERSON_FIELDS = (
 )
 
 
+# How the person likes to be contacted is theirs to say; where to reach them is checked first.
+OWN_PREFERENCES = ("preferred_contact", "language", "interpreter_needed", "accessibility_needs")
+CONTACT_DETAILS = {
+    "address": "address",
+    "postcode": "postcode",
+    "phone": "phone number",
+    "email": "email address",
+    "practice_id": "GP practice",
+}
+
+
+def _take_self_reported(resident: Resident, person: PersonDetails) -> list[str]:
+    """A known person's own answers: preferences taken, gaps filled, differences flagged."""
+    notes = []
+    for name in OWN_PREFERENCES:
+        value = getattr(person, name)
+        if value not in (None, ""):
+            setattr(resident, name, value)
+    for name, words in CONTACT_DETAILS.items():
+        value = getattr(person, name)
+        if value in (None, ""):
+            continue
+        held = getattr(resident, name)
+        if held in (None, ""):
+            setattr(resident, name, value)
+        elif held != value:
+            shown = "a different practice" if name == "practice_id" else value
+            notes.append(
+                f"The self-referral form gave {shown} as their {words}, which differs from "
+                "the one held. Check with the person before changing it."
+            )
+    return notes
+
+
 def _find_resident(person: PersonDetails) -> Resident | None:
     if not person.nhs_number:
         return None
@@ -140,9 +174,10 @@ def submit(
 ) -> Referral:
     """Save a new referral, reusing the resident when the NHS number is already known.
 
-    A practice or the hub is trusted to update the person's details. A self-referral
-    only fills gaps, and only when the name and date of birth also match; otherwise the
-    person is added without the NHS number and the hub is told to check it.
+    A practice or the hub is trusted to update the person's details. A self-referral is
+    matched only when the name and date of birth also match (otherwise the person is added
+    without the NHS number and the hub is told to check it); it sets the person's own
+    preferences, fills gaps, and flags contact details that differ for the hub to check.
     """
     if not referral_details.consent_given:
         raise workflow.TransitionRefused("A referral needs the person's consent", "consent")
@@ -165,15 +200,17 @@ def submit(
             **{name: getattr(person, name) for name in PERSON_FIELDS},
         )
         db.session.add(resident)
-    else:
+    elif trusted:
         for name in PERSON_FIELDS:
             value = getattr(person, name)
-            if value in (None, "") or (not trusted and getattr(resident, name) not in (None, "")):
-                continue
-            setattr(resident, name, value)
-        if trusted:
-            resident.given_name = person.given_name
-            resident.family_name = person.family_name
+            if value not in (None, ""):
+                setattr(resident, name, value)
+        resident.given_name = person.given_name
+        resident.family_name = person.family_name
+        if person.date_of_birth is not None:
+            resident.date_of_birth = person.date_of_birth
+    else:
+        notes.extend(_take_self_reported(resident, person))
     db.session.flush()
 
     now = utcnow()

@@ -100,7 +100,9 @@ def _event(
         note=note,
         changes=changes,
     )
-    referral.events.append(event)
+    # Loading the history must not flush a half-made change (a status without its date).
+    with db.session.no_autoflush:
+        referral.events.append(event)
     return event
 
 
