@@ -51,6 +51,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
         **app.jinja_options,
         # The NHS.UK macros read optional parameters several levels deep.
         "undefined": ChainableUndefined,
+        # Every template escapes, the NHS.UK macros (.jinja files) included: Flask's
+        # default escapes only .html and friends, which would leave component text raw.
+        "autoescape": True,
         "loader": ChoiceLoader(
             [FileSystemLoader(str(BASE_DIR / "templates")), PackageLoader("nhsuk_frontend_jinja")]
         ),

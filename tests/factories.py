@@ -34,13 +34,17 @@ def _n() -> int:
 
 
 def valid_nhs_number(seed: int) -> str:
-    """A valid NHS number in the 999 test range, made from `seed`."""
-    for i in itertools.count(seed):
-        stem = f"999{i % 1_000_000:06d}"
+    """A valid NHS number in the 999 test range, different for every seed below 100,000.
+
+    The seed fills five digits and the sixth varies until the check digit is valid, so
+    two seeds never land on the same number.
+    """
+    for last in range(10):
+        stem = f"999{seed % 100_000:05d}{last}"
         check = nhs_number.calculate_checksum(stem)
         if check is not None and check != 10:
             return stem + str(check)
-    raise AssertionError("unreachable")
+    raise AssertionError(f"no valid NHS number for seed {seed}")
 
 
 def _save(obj):

@@ -27,7 +27,8 @@ def _choice(value: str | None, allowed: set[str]) -> str:
 
 
 def _id(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 10 else None
+    # isascii: "²".isdigit() is true, but int("²") fails.
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,12 @@ def queue_query(filters: QueueFilters) -> sa.Select:
         .order_by(Referral.received_at, Referral.id)
     )
     if filters.practice is not None:
-        query = query.where(Referral.practice_id == filters.practice)
+        query = query.where(_at_practices([filters.practice]))
     if filters.int is not None:
         practice = aliased(Practice)
+        in_team = sa.select(practice.id).where(practice.neighbourhood_id == filters.int)
         query = query.where(
-            sa.or_(
-                Referral.int_neighbourhood_id == filters.int,
-                Referral.practice_id.in_(
-                    sa.select(practice.id).where(practice.neighbourhood_id == filters.int)
-                ),
-            )
+            sa.or_(Referral.int_neighbourhood_id == filters.int, _at_practices(in_team))
         )
     if filters.urgency:
         query = query.where(Referral.urgency == Urgency(filters.urgency))
@@ -100,6 +97,20 @@ def queue_query(filters: QueueFilters) -> sa.Select:
     if filters.q:
         query = query.where(_search(filters.q))
     return query
+
+
+def _at_practices(practice_ids):
+    """The referral came from one of these practices, or, if from no practice, its person is
+    registered at one: the same practice the queue shows and triage routes by."""
+    return sa.or_(
+        Referral.practice_id.in_(practice_ids),
+        sa.and_(
+            Referral.practice_id.is_(None),
+            Referral.resident_id.in_(
+                sa.select(Resident.id).where(Resident.practice_id.in_(practice_ids))
+            ),
+        ),
+    )
 
 
 def _search(text: str):

@@ -518,6 +518,25 @@ def _apply_edit(referral: Referral, form: EditReferralForm) -> dict[str, list]:
     return changes
 
 
+# Free-text answers a clash can merge: where this user left the old value, take the new one.
+TEXT_FIELDS_BY_LABEL = {
+    label: name
+    for name, label in {**EDITABLE, **REFERRAL_EDITABLE}.items()
+    if name not in ("preferred_contact", "interpreter_needed", "urgency")
+}
+
+
+def _take_their_untouched_changes(form: EditReferralForm, conflict: list[ReferralEvent]) -> None:
+    for event in conflict:
+        for label, (before, after) in (event.changes or {}).items():
+            name = TEXT_FIELDS_BY_LABEL.get(label)
+            if name is None:
+                continue
+            field = form[name]
+            if (field.data or None) == (before or None):
+                field.data = after
+
+
 @bp.route("/referrals/<int:referral_id>/edit", methods=["GET", "POST"])
 @roles_required(*HUB_STAFF)
 def edit(referral_id: int):
@@ -554,10 +573,11 @@ def edit(referral_id: int):
         db.session.rollback()
         referral = _load(referral_id)
         conflict = _changes_since(referral, form.version_number())
+        _take_their_untouched_changes(form, conflict)
         form.form_errors = [
             "Someone else saved changes to this referral after you opened it, so your "
-            "changes were not saved. Their changes are shown below; check your answers "
-            "and save again."
+            "changes were not saved. Their changes are shown below and are already in "
+            "the form where you had not changed that answer; check your answers and save again."
         ]
         form.version.data = str(referral.version)
         status = 409
@@ -691,8 +711,9 @@ def add_information(referral_id: int):
         workflow.add_information(referral, workflow.Actor.of(current_user), form.text.data)
     except workflow.TransitionRefused as refusal:
         db.session.rollback()
-        form.text.errors = [refusal.message]
-        return _practice_page(_own_practice_referral(referral_id), form, 400)
+        # The box is not drawn on a closed referral, so the message stands above the page.
+        form.form_errors = [refusal.message]
+        return _practice_page(_own_practice_referral(referral_id), form, 409)
     workflow.stamp_versions(referral)
     audit("changed", "referral", referral.id)
     db.session.commit()
