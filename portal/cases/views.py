@@ -29,6 +29,9 @@ def caseload():
         .group_by(Contact.referral_id)
         .subquery()
     )
+    # Audit first: committing after the query would expire every row it loaded.
+    audit("viewed_list", "caseload", current_user.id)
+    db.session.commit()
     rows = db.session.execute(
         sa.select(Referral, last_contact.c.last_at)
         .options(joinedload(Referral.resident))
@@ -36,8 +39,6 @@ def caseload():
         .where(Referral.navigator_id == current_user.id, Referral.status.in_(OPEN_STATUSES))
         .order_by(Referral.assigned_at, Referral.id)
     ).all()
-    audit("viewed_list", "caseload", current_user.id)
-    db.session.commit()
     now = utcnow()
     cases = []
     for referral, last_at in rows:

@@ -94,19 +94,22 @@ def _age_in_working_days(referral: Referral, today: date) -> int:
 def hub():
     """The hub's start page: referrals waiting for triage, oldest first, filtered with htmx."""
     filters = QueueFilters.from_args(request.args)
+    # Audit first: committing after the query would expire every row it loaded.
+    audit("viewed_list", "referrals", filters.status or "waiting")
+    db.session.commit()
     page = db.paginate(
         queue_query(filters), per_page=current_app.config["PAGE_SIZE"], error_out=False
     )
-    audit("viewed_list", "referrals", filters.status or "waiting")
-    db.session.commit()
     today = date.today()
     return render(
         "referrals/hub.html",
         "referrals/partials/_hub_table.html",
         page=page,
         filters=filters,
-        counts=status_counts(),
+        # Open statuses only: counting every closed referral too would read the whole table.
+        counts=status_counts(Referral.status.in_(OPEN_STATUSES)),
         statuses=ReferralStatus,
+        open_statuses=OPEN_STATUSES,
         practices=_practices(),
         neighbourhoods=_neighbourhoods(),
         urgencies=Urgency,
@@ -312,10 +315,9 @@ def _referral_page(
 @bp.route("/referrals/<int:referral_id>")
 @roles_required(*HUB_STAFF)
 def referral(referral_id: int):
-    referral = _load(referral_id)
-    audit("viewed", "referral", referral.id)
+    audit("viewed", "referral", referral_id)
     db.session.commit()
-    return _referral_page(referral)
+    return _referral_page(_load(referral_id))
 
 
 def _changes_since(referral: Referral, version: int | None) -> list[ReferralEvent]:
@@ -616,9 +618,9 @@ def int_list():
             .where(Referral.int_neighbourhood_id == team.id, Referral.status.in_(statuses))
             .order_by(Referral.int_sent_at.desc(), Referral.id.desc())
         )
-        page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
         audit("viewed_list", "int_referrals", team.id)
         db.session.commit()
+        page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render(
         "referrals/int_list.html",
         "referrals/partials/_int_table.html",
@@ -645,9 +647,9 @@ def practice_referrals():
         .where(Referral.practice_id == current_user.practice_id, Referral.status.in_(statuses))
         .order_by(Referral.received_at.desc(), Referral.id.desc())
     )
-    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     audit("viewed_list", "practice_referrals", current_user.practice_id)
     db.session.commit()
+    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render(
         "referrals/practice_referrals.html",
         "referrals/partials/_practice_table.html",
@@ -694,10 +696,10 @@ def _practice_page(referral: Referral, form: AddInformationForm, status_code: in
 @bp.route("/practice/referrals/<int:referral_id>")
 @roles_required(Role.PRACTICE_USER)
 def practice_referral(referral_id: int):
-    referral = _own_practice_referral(referral_id)
-    audit("viewed", "referral", referral.id)
+    _own_practice_referral(referral_id)
+    audit("viewed", "referral", referral_id)
     db.session.commit()
-    return _practice_page(referral, AddInformationForm(formdata=None))
+    return _practice_page(_own_practice_referral(referral_id), AddInformationForm(formdata=None))
 
 
 @bp.post("/practice/referrals/<int:referral_id>/information")
