@@ -75,6 +75,32 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+def _closes_when_dropped(app):
+    """Close each response even when the browser drops the connection mid-way.
+
+    Werkzeug's development server skips `close()` on the response when the client goes
+    away during the write (Chromium abandons a favicon fetch when the page moves on), so
+    a static file stayed open until garbage collection, and its ResourceWarning failed
+    whichever test happened to be running. A generator's `finally` runs when it is
+    collected, which closes the file properly.
+    """
+
+    def wsgi(environ, start_response):
+        response = app(environ, start_response)
+
+        def stream():
+            try:
+                yield from response
+            finally:
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
+
+        return stream()
+
+    return wsgi
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = shutil.which("chromium")
@@ -116,7 +142,9 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
             accounts[role] = Account(role=role, email=user.email, start_path=start_path, h1=h1)
         db.session.remove()
 
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    server = make_server(
+        "127.0.0.1", 0, _closes_when_dropped(app), threaded=True, request_handler=_QuietHandler
+    )
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
