@@ -263,17 +263,17 @@ def _navigators() -> list[tuple[User, int]]:
 
 
 def _forms(referral: Referral, **given):
-    navigators = _navigators()
+    """The page's three forms: the one just posted (with its errors) and fresh others."""
     forms = {
-        "attempt_form": ContactAttemptForm(formdata=None),
-        "triage_form": TriageForm(formdata=None, navigators=navigators),
-        "close_form": CloseForm(formdata=None),
+        "attempt_form": given.get("attempt_form") or ContactAttemptForm(formdata=None),
+        # A posted triage form already has its navigator list; only a fresh one needs it.
+        "triage_form": given.get("triage_form")
+        or TriageForm(formdata=None, navigators=_navigators()),
+        "close_form": given.get("close_form") or CloseForm(formdata=None),
     }
-    forms.update(given)
     for name in ("triage_form", "close_form"):
         if forms[name].version.data in (None, ""):
             forms[name].version.data = str(referral.version)
-    forms["triage_form"].navigator_choices(navigators)
     return forms
 
 
