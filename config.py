@@ -99,6 +99,12 @@ class Config:
     TRIAGE_ATTEMPTS_BEFORE_UNABLE_TO_CONTACT = _int("TRIAGE_ATTEMPTS_BEFORE_UNABLE_TO_CONTACT", 3)
     # Public forms (self-referral, volunteer sign-up): submissions per address.
     PUBLIC_FORM_RATE_LIMIT = os.environ.get("PUBLIC_FORM_RATE_LIMIT", "5 per hour")
+    # A case is flagged overdue after this many days without a successful contact.
+    CASE_CONTACT_OVERDUE_DAYS = _int("CASE_CONTACT_OVERDUE_DAYS", 14)
+    # A newly assigned case is due its first contact this many days after assignment.
+    CASE_FIRST_CONTACT_DAYS = _int("CASE_FIRST_CONTACT_DAYS", 5)
+    # How long the author of a contact may still correct it.
+    CONTACT_EDIT_HOURS = _int("CONTACT_EDIT_HOURS", 24)
 
     @classmethod
     def validate(cls) -> None:

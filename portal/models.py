@@ -1,5 +1,6 @@
 """Every model, imported in one place so the metadata (and Alembic) sees the whole schema."""
 
+from portal.alerts.models import Alert
 from portal.audit.models import AuditEvent
 from portal.auth.models import RateLimitCounter, Role, User
 from portal.cases.models import Contact, Goal
@@ -12,12 +13,13 @@ from portal.referrals.models import (
     ReferralReasonLink,
     Resident,
 )
-from portal.reports.models import OutcomeReport
+from portal.reports.models import OutcomeReport, QueuedOutcome
 from portal.volunteers.models import BuddyMatch, TrainingModule, TrainingRecord, Volunteer
 
 __all__ = [
     "Activity",
     "ActivityReferral",
+    "Alert",
     "AuditEvent",
     "BuddyMatch",
     "Contact",
@@ -27,6 +29,7 @@ __all__ = [
     "Organisation",
     "OutcomeReport",
     "Practice",
+    "QueuedOutcome",
     "RateLimitCounter",
     "Referral",
     "ReferralReasonLink",

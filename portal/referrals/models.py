@@ -224,6 +224,8 @@ class Referral(db.Model):
     int_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why the route was chosen; required when the referral is not appropriate.
     triage_note: Mapped[str | None] = mapped_column(sa.Text)
+    # When the navigator plans to contact the person next; the caseload sorts and flags on it.
+    next_contact_on: Mapped[date | None]
 
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -288,6 +290,9 @@ class ReferralAction(LabelledEnum):
     EDITED = "edited", "Referral details changed"
     INFORMATION_ADDED = "information_added", "Information added by the practice"
     NOTE = "note", "Note for the hub"
+    CONTACT_EDITED = "contact_edited", "Contact record corrected"
+    GOAL_CHANGED = "goal_changed", "Goal updated"
+    REOPENED = "reopened", "Case reopened"
 
 
 class ReferralEvent(db.Model):

@@ -51,3 +51,20 @@ class OutcomeReport(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     practice: Mapped[Practice] = relationship()
+
+
+class QueuedOutcome(db.Model):
+    """A closed case waiting for its practice's next outcome report."""
+
+    __tablename__ = "queued_outcomes"
+    __table_args__ = (sa.Index("ix_queued_outcomes_practice_report", "practice_id", "report_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
+    practice_id: Mapped[int] = mapped_column(sa.ForeignKey("practices.id"))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when a report carries it; until then the case is waiting.
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outcome_reports.id"))
+
+    practice: Mapped[Practice] = relationship()
+    report: Mapped[OutcomeReport | None] = relationship()
