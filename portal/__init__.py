@@ -76,6 +76,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    # PDF rendering narrates every step and glyph at INFO; only its problems belong in the log.
+    for noisy in ("weasyprint", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return app
 
 
@@ -100,6 +103,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.alerts.views import bp as alerts_bp
     from portal.auth.views import bp as auth_bp
     from portal.cases.views import bp as cases_bp
     from portal.dashboard.views import bp as dashboard_bp
@@ -113,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
         auth_bp,
         referrals_bp,
         cases_bp,
+        alerts_bp,
         volunteers_bp,
         directory_bp,
         dashboard_bp,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from portal.auth.models import Role
+from portal.measures.charts import sparkline
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -20,13 +22,16 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Users", "auth.users"),
         ("Triage queue", "referrals.hub"),
         ("INT referrals", "referrals.int_list"),
+        ("Caseloads", "cases.caseload"),
     ],
     Role.COORDINATOR: [
         ("Triage queue", "referrals.hub"),
+        ("Caseloads", "cases.caseload"),
         ("INT referrals", "referrals.int_list"),
         ("Add a referral", "referrals.new_referral"),
+        ("Alerts", "alerts.inbox"),
     ],
-    Role.NAVIGATOR: [("My caseload", "cases.caseload")],
+    Role.NAVIGATOR: [("My caseload", "cases.caseload"), ("Alerts", "alerts.inbox")],
     Role.VOLUNTEER: [("My volunteering", "volunteers.me")],
     Role.ORGANISATION_MEMBER: [("My organisation", "directory.my_organisation")],
     Role.PRACTICE_USER: [
@@ -43,6 +48,12 @@ def navigation_items() -> list[dict]:
     items = []
     for label, endpoint in NAVIGATION[current_user.role]:
         href = url_for(endpoint)
+        if endpoint == "alerts.inbox":
+            # Counted only for the roles that get alerts: one indexed count per page.
+            from portal.alerts.service import unread_count
+
+            unread = unread_count(current_user.id)
+            label = f"Alerts ({unread} unread)" if unread else label
         items.append({"text": label, "href": href, "current": request.path == href})
     return items
 
@@ -86,8 +97,34 @@ def htmx_config() -> str:
             "includeIndicatorStyles": False,
             "historyCacheSize": 0,
             "refreshOnHistoryMiss": True,
+            # A form sent back with its errors (400), or a save refused because someone
+            # else saved first (409), is swapped in like a success so the messages show.
+            "responseHandling": [
+                {"code": "204", "swap": False},
+                {"code": "[23]..", "swap": True},
+                {"code": "40[09]", "swap": True, "error": False},
+                {"code": "[45]..", "swap": False, "error": True},
+            ],
         }
     )
+
+
+def format_score(value: float | None) -> str:
+    """Whole scores as whole numbers; SWEMWBS metric scores to two places, as published."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+_DRAFT_KEY = re.compile(r"^(contact|contact-edit|goal|close)-\d{1,10}$")
+
+
+def draft_saved() -> str | None:
+    """The draft a redirect after a save says is now safe to forget (see static/js/drafts.js)."""
+    key = request.args.get("saved", "")
+    if not _DRAFT_KEY.match(key) or not current_user.is_authenticated:
+        return None
+    return f"{key}-{current_user.id}"
 
 
 def register_templating(app: Flask) -> None:
@@ -95,6 +132,8 @@ def register_templating(app: Flask) -> None:
     app.jinja_env.filters["masked_nhs_number"] = mask_nhs_number
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.globals["sparkline"] = sparkline
+    app.jinja_env.filters["score"] = format_score
 
     @app.context_processor
     def shell_context() -> dict:
@@ -105,4 +144,5 @@ def register_templating(app: Flask) -> None:
             "csrf_token": generate_csrf,
             "htmx_config": htmx_config,
             "Role": Role,
+            "draft_saved": draft_saved,
         }

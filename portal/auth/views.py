@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_limiter.util import get_remote_address
@@ -30,6 +32,27 @@ bp = Blueprint("auth", __name__)
 def load_user(session_token: str) -> User | None:
     user = db.session.scalar(sa.select(User).where(User.session_token == session_token))
     return user if user is not None and user.is_active else None
+
+
+@login_manager.unauthorized_handler
+def send_to_login():
+    """To the login page, and back to this page afterwards (its path only, never a host).
+
+    An htmx request is told to load the login page in full, rather than swapping the
+    login form into part of the page the person was typing in.
+    """
+    if not session.get("_flashes"):
+        flash("Log in to see this page.", "info")
+    if getattr(request, "htmx", None):
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = current.path + (f"?{current.query}" if current.query else "")
+        response = current_app.make_response(("", 401))
+        response.headers["HX-Redirect"] = url_for(
+            "auth.login", next=back if is_safe_next(back) else None
+        )
+        return response
+    back = request.full_path if request.method == "GET" else None
+    return redirect(url_for("auth.login", next=back.rstrip("?") if back else None))
 
 
 def start_page_url(user: User) -> str:

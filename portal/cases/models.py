@@ -109,3 +109,4 @@ class Goal(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     referral: Mapped[Referral] = relationship()
+    created_by: Mapped[User] = relationship()

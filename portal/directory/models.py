@@ -13,6 +13,7 @@ from portal.db_types import LabelledEnum, UTCDateTime, enum_type, utcnow
 from portal.extensions import db
 
 if TYPE_CHECKING:
+    from portal.auth.models import User
     from portal.referrals.models import Referral
 
 
@@ -181,3 +182,4 @@ class ActivityReferral(db.Model):
 
     referral: Mapped[Referral] = relationship()
     activity: Mapped[Activity] = relationship()
+    created_by: Mapped[User] = relationship()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db_types import LabelledEnum, UTCDateTime, enum_type, utcnow
 from portal.extensions import db
+
+if TYPE_CHECKING:
+    from portal.auth.models import User
 
 
 class Scale(LabelledEnum):
@@ -42,3 +46,5 @@ class MeasureResponse(db.Model):
     declined: Mapped[bool] = mapped_column(default=False)
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    recorded_by: Mapped[User] = relationship()

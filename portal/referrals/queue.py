@@ -26,7 +26,7 @@ def _choice(value: str | None, allowed: set[str]) -> str:
     return value if value in allowed else ""
 
 
-def _id(value: str | None) -> int | None:
+def id_arg(value: str | None) -> int | None:
     # isascii: "²".isdigit() is true, but int("²") fails.
     return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else None
 
@@ -45,8 +45,8 @@ class QueueFilters:
         """Filters from a query string; anything not understood is ignored, never an error."""
         return cls(
             status=_choice(args.get("status"), {s.value for s in ReferralStatus} | {"all"}),
-            practice=_id(args.get("practice")),
-            int=_id(args.get("int")),
+            practice=id_arg(args.get("practice")),
+            int=id_arg(args.get("int")),
             urgency=_choice(args.get("urgency"), {u.value for u in Urgency}),
             reason=_choice(args.get("reason"), {r.value for r in ReferralReason}),
             q=(args.get("q") or "").strip()[:100],
@@ -100,7 +100,7 @@ def queue_query(filters: QueueFilters) -> sa.Select:
             )
         )
     if filters.q:
-        query = query.where(_search(filters.q))
+        query = query.where(search_condition(filters.q))
     return query
 
 
@@ -118,7 +118,7 @@ def _at_practices(practice_ids):
     )
 
 
-def _search(text: str):
+def search_condition(text: str):
     """A reference (SP-7K3M9Q, with or without SP-) or the start of each word of a name."""
     upper = text.upper().replace(" ", "")
     conditions = []

@@ -13,11 +13,13 @@ Functions add to the session; the caller commits (once, with its audit row).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.alerts.models import AlertKind
+from portal.alerts.service import notify
 from portal.auth.models import Role, User
 from portal.cases.models import Contact, ContactMethod, ContactResult
 from portal.db_types import utcnow
@@ -30,6 +32,7 @@ from portal.referrals.models import (
     ReferralStatus,
     Route,
 )
+from portal.reports.queue import queue_outcome, withdraw_unsent
 
 S = ReferralStatus
 
@@ -40,7 +43,8 @@ NEXT: dict[ReferralStatus, frozenset[ReferralStatus]] = {
     S.TRIAGED: frozenset({S.ASSIGNED, S.CLOSED}),
     S.ASSIGNED: frozenset({S.ASSIGNED, S.ACTIVE, S.CLOSED}),
     S.ACTIVE: frozenset({S.ACTIVE, S.CLOSED}),
-    S.CLOSED: frozenset(),
+    # Only a coordinator reopening a case with a reason: see reopen().
+    S.CLOSED: frozenset({S.ASSIGNED, S.ACTIVE}),
 }
 
 # Statuses in which the hub is still trying to reach the person and decide.
@@ -296,6 +300,7 @@ def triage(
 
 def assign(referral: Referral, actor: Actor, navigator: User) -> None:
     """Give the case to a navigator, or hand it to another one; the history keeps both."""
+    _require_open(referral)
     if referral.route not in NAVIGATION_ROUTES:
         raise TransitionRefused(
             "Only referrals routed to social navigation have a navigator", "navigator_id"
@@ -310,6 +315,19 @@ def assign(referral: Referral, actor: Actor, navigator: User) -> None:
     referral.navigator = navigator
     referral.navigator_id = navigator.id
     referral.assigned_at = utcnow()
+    if to == S.ASSIGNED or referral.next_contact_on is None:
+        referral.next_contact_on = date.today() + timedelta(
+            days=current_app.config["CASE_FIRST_CONTACT_DAYS"]
+        )
+    if actor.user is None or actor.user.id != navigator.id:
+        handed_over = f", handed over from {previous.full_name}" if previous else ""
+        notify(
+            navigator.id,
+            referral,
+            AlertKind.CASE_ASSIGNED,
+            f"{referral.reference} ({referral.resident.full_name}) is now on your caseload"
+            f"{handed_over}. Assigned by {actor.label}.",
+        )
 
 
 def activate(referral: Referral, actor: Actor) -> None:
@@ -359,6 +377,50 @@ def _close(
     referral.closed_at = now
     referral.closure_reason = reason
     referral.outcome_summary = summary
+    referral.next_contact_on = None
+    queue_outcome(referral)
+
+
+def reopen(referral: Referral, actor: Actor, reason: str | None) -> None:
+    """A coordinator brings a closed case back to its navigator; the history keeps the closure."""
+    if referral.status != S.CLOSED:
+        raise TransitionRefused("Only a closed case can be reopened")
+    if actor.user is None or actor.user.role not in (Role.COORDINATOR, Role.ADMIN):
+        raise TransitionRefused("Only a hub coordinator can reopen a case")
+    if not (reason and reason.strip()):
+        raise TransitionRefused("Say why the case is being reopened", "reason")
+    if referral.navigator_id is None or referral.route not in NAVIGATION_ROUTES:
+        raise TransitionRefused(
+            "This referral never had a navigator. Make a new referral for the person instead."
+        )
+    # Back to where support stood: active once the person had been reached after assignment.
+    reached = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Contact)
+        .where(
+            Contact.referral_id == referral.id,
+            Contact.successful.is_(True),
+            Contact.occurred_at >= referral.assigned_at,
+        )
+    )
+    to = S.ACTIVE if reached else S.ASSIGNED
+    was = referral.closure_reason.label if referral.closure_reason else "closed"
+    _move(referral, to, ReferralAction.REOPENED, actor, note=f"{reason.strip()} (was: {was})")
+    referral.closed_at = None
+    referral.closure_reason = None
+    referral.outcome_summary = None
+    referral.next_contact_on = date.today() + timedelta(
+        days=current_app.config["CASE_FIRST_CONTACT_DAYS"]
+    )
+    withdraw_unsent(referral)
+    if referral.navigator_id != actor.user.id:
+        notify(
+            referral.navigator_id,
+            referral,
+            AlertKind.CASE_REOPENED,
+            f"{referral.reference} ({referral.resident.full_name}) was reopened by "
+            f"{actor.label}: {reason.strip()}",
+        )
 
 
 # --- changes that do not move the status --------------------------------------------------

@@ -156,3 +156,4 @@ class BuddyMatch(db.Model):
 
     referral: Mapped[Referral] = relationship()
     volunteer: Mapped[Volunteer] = relationship()
+    proposed_by: Mapped[User] = relationship(foreign_keys=[proposed_by_id])

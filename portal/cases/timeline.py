@@ -1,0 +1,144 @@
+"""A case's timeline: everything that happened to the person's referral, who did it, and when.
+
+Built from the records themselves (contacts, measures, goals, activity referrals, buddy
+matches) and the referral's history of status changes, so nothing is written twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from portal.auth.models import User
+from portal.cases.models import Contact, Goal
+from portal.directory.models import ActivityReferral
+from portal.extensions import db
+from portal.measures import scales
+from portal.measures.models import MeasureResponse
+from portal.referrals.models import Referral, ReferralAction
+from portal.volunteers.models import BuddyMatch, Volunteer
+
+
+@dataclass
+class Entry:
+    at: datetime
+    kind: str  # contact, attempt, concern, measure, goal, activity, buddy, status, history
+    title: str
+    who: str
+    detail: str | None = None
+    changes: dict | None = None
+    lines: list[str] = field(default_factory=list)
+
+
+def _who(user: User | None) -> str:
+    return f"{user.full_name} ({user.role.label})" if user else "The portal"
+
+
+def _contact_entry(contact: Contact) -> Entry:
+    minutes = f", {contact.duration_minutes} minutes" if contact.duration_minutes else ""
+    result = contact.result.label if contact.result else ("Spoke" if contact.successful else "")
+    kind = "concern" if contact.concern_raised else ("contact" if contact.successful else "attempt")
+    entry = Entry(
+        at=contact.occurred_at,
+        kind=kind,
+        title=f"{contact.method.label}: {result}{minutes}",
+        who=_who(contact.author),
+        detail=contact.notes,
+    )
+    if contact.concern_raised:
+        entry.lines.append(f"Safeguarding concern: {contact.safeguarding_note}")
+    return entry
+
+
+def _measure_entry(response: MeasureResponse) -> Entry:
+    title = f"{response.scale.label} ({response.stage.label.lower()})"
+    if response.declined:
+        return Entry(
+            response.recorded_at,
+            "measure",
+            title,
+            _who(response.recorded_by),
+            "The person chose not to answer",
+        )
+    lines = [
+        f"{r.name}: {_number(r.value)}" + (f" ({r.band})" if r.band else "")
+        for r in scales.results(response.scale, response.answers)
+    ]
+    return Entry(response.recorded_at, "measure", title, _who(response.recorded_by), lines=lines)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def case_timeline(referral: Referral) -> list[Entry]:
+    """Newest first: the person looking wants what happened lately."""
+    rid = referral.id
+    entries: list[Entry] = []
+    for event in referral.events:
+        # Attempts made during triage are in the contacts table; their row says more.
+        if event.action == ReferralAction.CONTACT_ATTEMPT and event.from_status is None:
+            continue
+        title = event.action.label
+        if event.action == ReferralAction.CONTACT_ATTEMPT:
+            title = "Status changed"
+        if event.to_status and event.from_status and event.to_status != event.from_status:
+            title += f": {event.from_status.label.lower()} → {event.to_status.label.lower()}"
+        kind = "status" if event.to_status else "history"
+        entries.append(
+            Entry(event.at, kind, title, event.actor_label, event.note, changes=event.changes)
+        )
+    for contact in db.session.scalars(
+        sa.select(Contact).options(joinedload(Contact.author)).where(Contact.referral_id == rid)
+    ):
+        entries.append(_contact_entry(contact))
+    for response in db.session.scalars(
+        sa.select(MeasureResponse)
+        .options(joinedload(MeasureResponse.recorded_by))
+        .where(MeasureResponse.referral_id == rid)
+    ):
+        entries.append(_measure_entry(response))
+    goals = db.session.scalars(
+        sa.select(Goal).options(joinedload(Goal.created_by)).where(Goal.referral_id == rid)
+    )
+    for goal in goals:
+        entries.append(
+            Entry(goal.created_at, "goal", "Goal set", _who(goal.created_by), goal.description)
+        )
+    for link in db.session.scalars(
+        sa.select(ActivityReferral)
+        .options(joinedload(ActivityReferral.activity), joinedload(ActivityReferral.created_by))
+        .where(ActivityReferral.referral_id == rid)
+    ):
+        detail = link.decline_reason and f"Reason given: {link.decline_reason}"
+        entries.append(
+            Entry(
+                link.created_at,
+                "activity",
+                f"Referred to {link.activity.title}: {link.status.label.lower()}",
+                _who(link.created_by),
+                detail,
+            )
+        )
+    for match in db.session.scalars(
+        sa.select(BuddyMatch)
+        .options(
+            joinedload(BuddyMatch.volunteer).joinedload(Volunteer.user),
+            joinedload(BuddyMatch.proposed_by),
+        )
+        .where(BuddyMatch.referral_id == rid)
+    ):
+        entries.append(
+            Entry(
+                match.proposed_at,
+                "buddy",
+                f"Buddy {match.volunteer.user.full_name}: {match.status.label.lower()}",
+                _who(match.proposed_by),
+                match.end_reason,
+            )
+        )
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries
