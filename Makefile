@@ -8,7 +8,7 @@ FLASK   := FLASK_APP=wsgi $(VENV)/bin/flask
 STAMPS  := .make-stamps
 PYTHON  ?= python3
 
-.PHONY: help run test install vendor migrate lint format bench system-deps clean
+.PHONY: help run test install vendor migrate lint format bench system-deps pdf-deps clean
 
 help:
 	@echo "make run    install, migrate, load demo data if empty, serve on http://127.0.0.1:5000"
@@ -42,7 +42,7 @@ migrate: install
 	@$(FLASK) check-db
 	@$(FLASK) db upgrade
 
-run: migrate
+run: pdf-deps migrate
 	@if $(FLASK) is-empty; then echo "Empty database: loading demo data..."; $(FLASK) seed-demo --quiet; fi
 	@$(FLASK) demo-logins
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl+C stops the web server and the scheduler)"
@@ -51,8 +51,20 @@ run: migrate
 	  $(FLASK) run --host 127.0.0.1 --port 5000
 
 # Debian packages the tests need: Chromium for browser journeys, PostgreSQL server binaries.
+# PDF letters (WeasyPrint) need Pango and HarfBuzz's subsetter from the system.
+PDF_LIBS_MISSING = { ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || need="$$need libpango-1.0-0 libpangoft2-1.0-0"; \
+	ldconfig -p | grep -q 'libharfbuzz-subset.so.0' || need="$$need libharfbuzz-subset0"; }
+
+pdf-deps:
+	@need=""; $(PDF_LIBS_MISSING); \
+	if [ -n "$$need" ]; then \
+	  echo "Installing with apt:$$need"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$need >/dev/null; \
+	fi
+
 system-deps:
-	@need=""; \
+	@need=""; $(PDF_LIBS_MISSING); \
 	command -v chromium >/dev/null 2>&1 || need="$$need chromium"; \
 	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || need="$$need postgresql"; \
 	if [ -n "$$need" ]; then \

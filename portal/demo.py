@@ -20,6 +20,7 @@ from typing import NamedTuple
 import nhs_number
 import sqlalchemy as sa
 
+from portal.alerts.models import Alert, AlertKind
 from portal.auth.models import Role, User
 from portal.auth.passwords import hash_password
 from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, GoalStatus
@@ -33,6 +34,7 @@ from portal.directory.models import (
     Organisation,
 )
 from portal.extensions import db
+from portal.measures import scales
 from portal.measures.models import MeasureResponse, Scale, Stage
 from portal.referrals.models import (
     ClosureReason,
@@ -51,6 +53,7 @@ from portal.referrals.models import (
     Route,
     Urgency,
 )
+from portal.reports.models import QueuedOutcome
 from portal.volunteers.models import (
     BuddyMatch,
     BuddyMatchStatus,
@@ -486,12 +489,6 @@ _LEFT_REASONS = (
 )
 _TRANSPORT = ("Car", "Car", "Bus pass", "Walks", "Bicycle", None)
 
-# Short Warwick-Edinburgh Mental Wellbeing Scale: raw total (7 to 35) to metric score.
-_SWEMWBS_METRIC = (
-    7.00, 9.51, 11.25, 12.40, 13.33, 14.08, 14.75, 15.32, 15.84, 16.36, 16.88, 17.43, 17.98,
-    18.59, 19.25, 19.98, 20.73, 21.54, 22.35, 23.21, 24.11, 25.03, 26.02, 27.03, 28.13, 29.31,
-    30.70, 32.55, 35.00,
-)  # fmt: skip
 
 # How many current referrals end up in each status; older closed ones are added on top.
 _STATUS_PLAN = (
@@ -654,6 +651,87 @@ class _Builder:
         self.casework()
         self.activity_referrals()
         self.buddy_matches()
+        self.follow_up()
+
+    def follow_up(self) -> None:
+        """Next contact dates, this week's closures waiting for their GP report, and alerts."""
+        rng = self.rng
+        last_success: dict[int, datetime] = dict(
+            db.session.execute(
+                sa.select(Contact.referral_id, sa.func.max(Contact.occurred_at))
+                .where(Contact.successful.is_(True))
+                .group_by(Contact.referral_id)
+            ).all()
+        )
+        week_ago = self.midnight - timedelta(days=7)
+        for case in self.cases:
+            referral = case.referral
+            if referral.status in (ReferralStatus.ASSIGNED, ReferralStatus.ACTIVE):
+                since = last_success.get(referral.id) or referral.assigned_at
+                referral.next_contact_on = since.date() + timedelta(days=rng.randint(7, 14))
+            elif referral.status == ReferralStatus.CLOSED and referral.closed_at >= week_ago:
+                practice_id = referral.practice_id or case.resident.practice_id
+                if practice_id is not None:
+                    db.session.add(
+                        QueuedOutcome(
+                            referral_id=referral.id,
+                            practice_id=practice_id,
+                            queued_at=referral.closed_at,
+                        )
+                    )
+        navigator = self.navigators[0]
+        mine = sorted(
+            (
+                c.referral
+                for c in self.cases
+                if c.referral.navigator_id == navigator.id
+                and c.referral.status in (ReferralStatus.ASSIGNED, ReferralStatus.ACTIVE)
+            ),
+            key=lambda r: r.assigned_at,
+        )
+        if mine:
+            newest = mine[-1]
+            db.session.add(
+                Alert(
+                    user_id=navigator.id,
+                    referral_id=newest.id,
+                    kind=AlertKind.CASE_ASSIGNED,
+                    message=f"{newest.reference} is now on your caseload. "
+                    f"Assigned by {self.coordinators[0].full_name} (Hub coordinator).",
+                    created_at=newest.assigned_at,
+                )
+            )
+            active = [r for r in mine if r.status == ReferralStatus.ACTIVE]
+            if active:
+                db.session.add(
+                    Alert(
+                        user_id=navigator.id,
+                        referral_id=active[0].id,
+                        kind=AlertKind.BUDDY_CONCERN,
+                        message=f"The buddy for {active[0].reference} says the person seemed "
+                        "low and did not want to go out this week.",
+                        created_at=self.latest - timedelta(days=1),
+                    )
+                )
+        concerns = db.session.execute(
+            sa.select(Contact.referral_id, Contact.occurred_at).where(
+                Contact.concern_raised.is_(True),
+                Contact.occurred_at >= self.midnight - timedelta(days=14),
+            )
+        ).all()
+        for referral_id, at in concerns:
+            for coordinator in self.coordinators:
+                db.session.add(
+                    Alert(
+                        user_id=coordinator.id,
+                        referral_id=referral_id,
+                        kind=AlertKind.CONCERN_RAISED,
+                        message="A navigator raised a safeguarding concern on this case. "
+                        "Read it on the case.",
+                        created_at=at,
+                    )
+                )
+        db.session.flush()
 
     def staff(self) -> None:
         self.admin = self.user(Role.ADMIN, _DEMO_NAME[Role.ADMIN], _DEMO_EMAIL[Role.ADMIN])
@@ -1569,7 +1647,7 @@ class _Builder:
                 answers = [*good, anxiety]
             elif scale == Scale.SWEMWBS:
                 answers = [clamp(rng.randint(1, 3) + lift, 1, 5) for _ in range(7)]
-                score = _SWEMWBS_METRIC[sum(answers) - 7]
+                score = scales.score(scale, answers)
             else:
                 answers = [clamp(rng.randint(2, 3) - lift, 1, 3) for _ in range(3)]
                 score = float(sum(answers))

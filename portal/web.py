@@ -7,7 +7,16 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, make_response, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    make_response,
+    render_template,
+    request,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -110,6 +119,18 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
+        view = app.view_functions.get(request.endpoint or "")
+        if not current_user.is_authenticated and getattr(view, "allowed_roles", None):
+            # The session ended (a timeout) while a form was open: log in again. What was
+            # typed stays in this browser (static/js/drafts.js) and comes back on the form.
+            from portal.extensions import login_manager
+
+            flash(
+                "For your security, you were logged out. Log in again: "
+                "anything you typed but had not saved is kept on this device.",
+                "info",
+            )
+            return login_manager.unauthorized()
         return _error_page(
             400,
             "Your form has expired",

@@ -52,7 +52,21 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "referrals.close": frozenset({A, C}),
     "referrals.edit": frozenset({A, C}),
     "referrals.int_list": frozenset({A, C}),
-    "cases.caseload": frozenset({N}),
+    "cases.caseload": frozenset({N, C, A}),
+    "cases.case": frozenset({N, C, A}),
+    "cases.read_alerts": frozenset({N, C, A}),
+    "cases.log_contact": frozenset({N, C, A}),
+    "cases.edit_contact": frozenset({N, C, A}),
+    "cases.add_goal": frozenset({N, C, A}),
+    "cases.change_goal": frozenset({N, C, A}),
+    "cases.record_measure": frozenset({N, C, A}),
+    "cases.close": frozenset({N, C, A}),
+    "cases.reopen": frozenset({C, A}),
+    "cases.reassign": frozenset({C, A}),
+    "cases.plan": frozenset({N, C, A}),
+    "cases.plan_pdf": frozenset({N, C, A}),
+    "alerts.inbox": frozenset({N, C, A}),
+    "alerts.read": frozenset({N, C, A}),
     "volunteers.me": frozenset({V}),
     "directory.my_organisation": frozenset({ORG}),
     "dashboard.overview": frozenset({A, C, M}),
@@ -62,6 +76,9 @@ DUMMY_VALUES = {
     "token": "not-a-real-token",
     "user_id": "999999",
     "referral_id": "999999",
+    "contact_id": "999999",
+    "goal_id": "999999",
+    "scale": "ons4",
     "filename": "css/portal.css",
 }
 
@@ -128,7 +145,12 @@ def test_htmx_partials_follow_the_same_rules(app, make_user):
     for path in ("/hub", "/admin/users", "/practice/referrals"):
         assert client.get(path, headers={"HX-Request": "true"}).status_code == 403
     anonymous = app.test_client()
-    assert anonymous.get("/hub", headers={"HX-Request": "true"}).status_code == 302
+    # htmx is told to load the login page in full, not to swap it into part of a page.
+    response = anonymous.get(
+        "/hub", headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/hub?q=ab"}
+    )
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/hub?q%3Dab"
 
 
 def test_a_403_is_audited(app, make_user, db):

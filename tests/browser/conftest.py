@@ -66,6 +66,8 @@ class Account:
 class LiveServer:
     url: str
     accounts: dict[Role, Account]
+    # For journeys that need records in place first (an overdue case on a caseload).
+    app: object = None
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -148,7 +150,7 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", accounts=accounts)
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", accounts=accounts, app=app)
     finally:
         server.shutdown()
         server.server_close()

@@ -264,14 +264,39 @@ TRANSITIONS = [
         S.CLOSED,
         id="active-to-closed",
     ),
+    pytest.param(
+        S.CLOSED,
+        {"route": Route.SOCIAL_NAVIGATION, "support_level": 2, "assigned_at": ago(days=5)},
+        lambda r, t: _reopen_navigated(r, t, reached=False),
+        ReferralAction.REOPENED,
+        S.ASSIGNED,
+        id="closed-to-assigned-by-reopening-before-the-person-was-reached",
+    ),
+    pytest.param(
+        S.CLOSED,
+        {"route": Route.SOCIAL_NAVIGATION, "support_level": 2, "assigned_at": ago(days=5)},
+        lambda r, t: _reopen_navigated(r, t, reached=True),
+        ReferralAction.REOPENED,
+        S.ACTIVE,
+        id="closed-to-active-by-reopening-after-the-person-was-reached",
+    ),
 ]
+
+
+def _reopen_navigated(referral, t, reached: bool) -> None:
+    referral.navigator_id = t.navigator.id
+    if reached:
+        make_contact(referral, t.navigator, days_ago=2)
+        settle()
+    workflow.reopen(referral, t.actor, "The person asked for more help")
 
 
 def test_the_transition_table_is_what_the_tests_cover():
     covered = {(p.values[0], p.values[4]) for p in TRANSITIONS}
     allowed = {(before, after) for before, nexts in NEXT.items() for after in nexts}
     assert covered == allowed
-    assert NEXT[S.CLOSED] == frozenset()
+    # A closed referral only comes back through reopen(), to its navigator.
+    assert NEXT[S.CLOSED] == frozenset({S.ASSIGNED, S.ACTIVE})
 
 
 @pytest.mark.parametrize(("start", "extra", "step", "action", "end"), TRANSITIONS)
