@@ -152,6 +152,7 @@ def _case_context(referral: Referral, **given) -> dict:
     contact_form = given.pop("contact_form", None) or ContactForm(formdata=None)
     goal_form = given.pop("goal_form", None) or GoalForm(formdata=None)
     responses = work.responses(referral.id)
+    last_contact_at = work.last_successful_contact(referral.id)
     return {
         "referral": referral,
         "person": referral.resident,
@@ -166,7 +167,8 @@ def _case_context(referral: Referral, **given) -> dict:
         "can_log": referral.status in work.CASE_STATUSES,
         "editable": lambda c: referral.is_open and work.editable_by(c, current_user),
         "overdue_days": work.overdue_days(),
-        "last_contact_at": work.last_successful_contact(referral.id),
+        "last_contact_at": last_contact_at,
+        "overdue": referral.is_open and work.is_overdue(last_contact_at, referral.assigned_at),
         "hub_view": _is_hub_staff(),
         "show_nhs_number": not current_user.is_volunteer_navigator,
         "reassign_form": given.pop("reassign_form", None)
@@ -287,6 +289,16 @@ def edit_contact(referral_id: int, contact_id: int):
     referral, contact = _own_contact(referral_id, contact_id)
     if contact.author_id != current_user.id:
         abort(403)
+    if request.method == "GET" and not (
+        referral.is_open and work.editable_by(contact, current_user)
+    ):
+        hours = current_app.config["CONTACT_EDIT_HOURS"]
+        flash(
+            f"This contact can no longer be corrected: that is possible for {hours} hours "
+            "after it was logged, while the case is open. Log a new contact to add to it.",
+            "info",
+        )
+        return redirect(url_for(".case", referral_id=referral_id, _anchor="contacts"))
     if request.method == "GET":
         form = ContactForm(formdata=None, obj=contact)
         form.occurred_at.data = _local(contact.occurred_at)
@@ -382,7 +394,7 @@ def change_goal(referral_id: int, goal_id: int):
     problem = None
     if not form.validate():
         problem = next(iter(form.errors.values()))[0]
-    elif form.version_number() not in (None, goal.version):
+    elif form.version_number() != goal.version:
         problem = "This goal was changed by someone else just now. Check it and try again."
     else:
         try:
@@ -564,7 +576,7 @@ def reassign(referral_id: int):
     form = ReassignForm(navigators=_navigators())
     if not form.validate():
         return _case_page(referral, 400, reassign_form=form)
-    if form.version_number() not in (None, referral.version):
+    if form.version_number() != referral.version:
         form.form_errors = ["Someone else changed this case just now. Check it, then try again."]
         form.version.data = str(referral.version)
         return _case_page(referral, 409, reassign_form=form)

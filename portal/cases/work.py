@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -34,6 +35,7 @@ from portal.referrals.models import ClosureReason, Referral, ReferralAction, Ref
 from portal.referrals.workflow import Actor, TransitionRefused
 
 S = ReferralStatus
+LONDON = ZoneInfo("Europe/London")
 CASE_STATUSES = (S.ASSIGNED, S.ACTIVE)
 
 # The outcomes a navigator closes a case with, in the order the form offers them.
@@ -65,6 +67,12 @@ def overdue_days() -> int:
     return current_app.config["CASE_CONTACT_OVERDUE_DAYS"]
 
 
+def is_overdue(last_success: datetime | None, assigned_at: datetime | None) -> bool:
+    """No successful contact for longer than the limit (counted from assignment if never)."""
+    since = last_success or assigned_at
+    return since is not None and utcnow() - since > timedelta(days=overdue_days())
+
+
 # --- contacts ------------------------------------------------------------------------------
 
 
@@ -85,7 +93,7 @@ def _check_contact(referral: Referral, details: ContactDetails) -> None:
     if details.occurred_at < referral.received_at.replace(second=0, microsecond=0):
         raise TransitionRefused(
             f"The contact cannot be before the referral was received "
-            f"({referral.received_at:%d/%m/%Y})",
+            f"({referral.received_at.astimezone(LONDON):%d/%m/%Y})",
             "occurred_at",
         )
     minutes = details.duration_minutes
@@ -225,10 +233,13 @@ def edit_contact(
     contact.successful = details.result.successful
     if contact.successful and referral.status == S.ASSIGNED:
         workflow.activate(referral, actor)
-    if contact.successful and (
-        referral.first_contact_at is None or contact.occurred_at < referral.first_contact_at
-    ):
-        referral.first_contact_at = contact.occurred_at
+    # The first contact is the earliest successful one, whichever record was corrected.
+    db.session.flush()
+    referral.first_contact_at = db.session.scalar(
+        sa.select(sa.func.min(Contact.occurred_at)).where(
+            Contact.referral_id == referral.id, Contact.successful.is_(True)
+        )
+    )
     when = contact.occurred_at.strftime("%d/%m/%Y %H:%M")
     workflow._event(
         referral,
