@@ -38,7 +38,9 @@ def _who(user: User | None) -> str:
 
 
 def _contact_entry(contact: Contact) -> Entry:
-    minutes = f", {contact.duration_minutes} minutes" if contact.duration_minutes else ""
+    minutes = (
+        f", {contact.duration_minutes} minutes" if contact.duration_minutes is not None else ""
+    )
     result = contact.result.label if contact.result else ("Spoke" if contact.successful else "")
     kind = "concern" if contact.concern_raised else ("contact" if contact.successful else "attempt")
     entry = Entry(

@@ -442,6 +442,8 @@ def close_case(
         raise TransitionRefused("Choose one of the outcomes listed", "reason")
     if referral.status not in CASE_STATUSES:
         raise TransitionRefused("Close referrals that are still in triage from the triage page")
+    # Every rule first: a refusal must leave no declined measures behind.
+    workflow.check_close(referral, reason, summary)
     if reason not in NO_CLOSING_MEASURES:
         reopened = last_reopened_at(referral)
         have = {

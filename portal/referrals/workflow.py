@@ -94,18 +94,19 @@ def _event(
     changes: dict | None = None,
     at: datetime | None = None,
 ) -> ReferralEvent:
-    event = ReferralEvent(
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        actor_id=actor.user.id if actor.user else None,
-        actor_label=actor.label,
-        at=at or utcnow(),
-        note=note,
-        changes=changes,
-    )
-    # Loading the history must not flush a half-made change (a status without its date).
+    # Reading the actor's id may reload an expired user; that must not flush a half-made
+    # change either (a status without its date), so everything here is under no_autoflush.
     with db.session.no_autoflush:
+        event = ReferralEvent(
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            actor_id=actor.user.id if actor.user else None,
+            actor_label=actor.label,
+            at=at or utcnow(),
+            note=note,
+            changes=changes,
+        )
         referral.events.append(event)
     return event
 
@@ -344,6 +345,12 @@ def close(
     referral: Referral, actor: Actor, reason: ClosureReason, summary: str | None = None
 ) -> None:
     """End the referral, with the reason the GP report will carry."""
+    check_close(referral, reason, summary)
+    _close(referral, actor, reason, summary)
+
+
+def check_close(referral: Referral, reason: ClosureReason, summary: str | None) -> None:
+    """The rules for closing, on their own: callers with more to record check first."""
     _require_open(referral)
     if reason == ClosureReason.UNABLE_TO_CONTACT:
         needed = attempts_needed()
@@ -360,7 +367,6 @@ def close(
         )
     if reason in NEEDS_SUMMARY and not (summary and summary.strip()):
         raise TransitionRefused("Write a short summary for the GP report", "summary")
-    _close(referral, actor, reason, summary)
 
 
 def _close(
