@@ -7,7 +7,6 @@ from datetime import datetime
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -29,22 +28,13 @@ from portal.form_fields import (
 )
 from portal.measures import scales
 from portal.measures.models import Scale, Stage
+from portal.referrals.forms import VersionedForm
 
 TEXT_LIMIT = 4000
 
 
 def _now_local() -> datetime:
     return datetime.strptime(utc_to_local_input(utcnow()), "%Y-%m-%dT%H:%M")
-
-
-class VersionedForm(FlaskForm):
-    version = HiddenField()
-
-    def version_number(self) -> int | None:
-        try:
-            return int(self.version.data)
-        except (TypeError, ValueError):
-            return None
 
 
 class ContactForm(VersionedForm):
