@@ -103,7 +103,7 @@ def caseload_query(
     if navigator_id is not None:
         query = query.where(Referral.navigator_id == navigator_id)
     if filters.q:
-        query = query.where(search_condition(filters.q))
+        query = query.where(search_condition(filters.q, names_from_rows=True))
     if filters.overdue:
         cutoff = utcnow() - timedelta(days=overdue_days)
         query = query.where(sa.func.coalesce(_last_success(), Referral.assigned_at) < cutoff)

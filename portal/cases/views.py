@@ -71,15 +71,11 @@ def _navigators() -> list[tuple[User, int]]:
 def caseload():
     """A navigator's own open cases; coordinators see everyone's, or one navigator's."""
     filters = caseloads.CaseloadFilters.from_args(request.args)
-    if _is_hub_staff():
-        navigator_id = filters.navigator
-        navigators = _navigators()
-    else:
-        navigator_id = current_user.id
-        navigators = []
-    # Audit first: committing after the query would expire every row it loaded.
+    navigator_id = filters.navigator if _is_hub_staff() else current_user.id
+    # Audit first: committing after the queries would expire every row they loaded.
     audit("viewed_list", "caseload", navigator_id if navigator_id is not None else "all")
     db.session.commit()
+    navigators = _navigators() if _is_hub_staff() else []
     days = work.overdue_days()
     page = caseloads.paginate(
         caseloads.caseload_query(filters, navigator_id, current_user.id, days),

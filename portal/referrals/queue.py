@@ -118,7 +118,7 @@ def _at_practices(practice_ids):
     )
 
 
-def search_condition(text: str):
+def search_condition(text: str, names_from_rows: bool = False):
     """A reference (SP-7K3M9Q, with or without SP-) or the start of each word of a name."""
     upper = text.upper().replace(" ", "")
     conditions = []
@@ -139,7 +139,11 @@ def search_condition(text: str):
                 for word in words
             )
         )
-        conditions.append(Referral.resident_id.in_(sa.select(Resident.id).where(name_match)))
+        if names_from_rows:
+            # For a short list (a caseload): check each row's person, not every resident.
+            conditions.append(sa.exists().where(Resident.id == Referral.resident_id, name_match))
+        else:
+            conditions.append(Referral.resident_id.in_(sa.select(Resident.id).where(name_match)))
     return sa.or_(*conditions)
 
 
