@@ -34,6 +34,7 @@ from portal.measures.models import Scale, Stage
 from portal.measures.scales import AnswersRefused
 from portal.referrals import workflow
 from portal.referrals.models import ClosureReason, Referral
+from portal.referrals.queue import navigators_with_caseload, referral_with_people
 from portal.reports.queue import latest_for
 from portal.web import render, wants_partial
 
@@ -50,22 +51,6 @@ def _is_hub_staff() -> bool:
 # --- caseloads ------------------------------------------------------------------------------
 
 
-def _navigators() -> list[tuple[User, int]]:
-    """Active navigators with their open caseload, by name."""
-    open_cases = (
-        sa.select(sa.func.count())
-        .where(Referral.navigator_id == User.id, Referral.status.in_(work.CASE_STATUSES))
-        .correlate(User)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(
-        sa.select(User, open_cases)
-        .where(User.role == Role.NAVIGATOR, User.is_active.is_(True))
-        .order_by(User.full_name)
-    ).all()
-    return [(user, count) for user, count in rows]
-
-
 @bp.route("/caseload")
 @roles_required(*CASE_WORKERS)
 def caseload():
@@ -75,7 +60,7 @@ def caseload():
     # Audit first: committing after the queries would expire every row they loaded.
     audit("viewed_list", "caseload", navigator_id if navigator_id is not None else "all")
     db.session.commit()
-    navigators = _navigators() if _is_hub_staff() else []
+    navigators = navigators_with_caseload(work.CASE_STATUSES) if _is_hub_staff() else []
     days = work.overdue_days()
     page = caseloads.paginate(
         caseloads.caseload_query(filters, navigator_id, current_user.id, days),
@@ -108,16 +93,7 @@ def caseload():
 
 def _case(referral_id: int) -> Referral:
     """The case, or 404 for anyone who may not work on it: a navigator learns nothing of others'."""
-    referral = db.session.scalar(
-        sa.select(Referral)
-        .options(
-            joinedload(Referral.resident),
-            joinedload(Referral.practice),
-            joinedload(Referral.navigator),
-            joinedload(Referral.reasons),
-        )
-        .where(Referral.id == referral_id)
-    )
+    referral = referral_with_people(referral_id)
     if referral is None or not work.may_work_on(current_user, referral):
         abort(404)
     return referral
@@ -168,7 +144,11 @@ def _case_context(referral: Referral, **given) -> dict:
         "hub_view": _is_hub_staff(),
         "show_nhs_number": not current_user.is_volunteer_navigator,
         "reassign_form": given.pop("reassign_form", None)
-        or (ReassignForm(formdata=None, navigators=_navigators()) if _is_hub_staff() else None),
+        or (
+            ReassignForm(formdata=None, navigators=navigators_with_caseload(work.CASE_STATUSES))
+            if _is_hub_staff()
+            else None
+        ),
         "reopen_form": given.pop("reopen_form", None) or ReopenForm(formdata=None),
         "now": utcnow(),
         **given,
@@ -569,7 +549,7 @@ def reopen(referral_id: int):
 @roles_required(*HUB_STAFF)
 def reassign(referral_id: int):
     referral = _case(referral_id)
-    form = ReassignForm(navigators=_navigators())
+    form = ReassignForm(navigators=navigators_with_caseload(work.CASE_STATUSES))
     if not form.validate():
         return _case_page(referral, 400, reassign_form=form)
     if form.version_number() != referral.version:

@@ -6,9 +6,12 @@ import re
 from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
+from portal.auth.models import Role, User
+from portal.extensions import db
 from portal.referrals.models import (
+    OPEN_STATUSES,
     Practice,
     Referral,
     ReferralReason,
@@ -150,3 +153,33 @@ def search_condition(text: str, names_from_rows: bool = False):
 def _prefix(word: str) -> str:
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
+
+
+def referral_with_people(referral_id: int) -> Referral | None:
+    """One referral with its person, practice, navigator and reasons, for the pages about it."""
+    return db.session.scalar(
+        sa.select(Referral)
+        .options(
+            joinedload(Referral.resident),
+            joinedload(Referral.practice),
+            joinedload(Referral.navigator),
+            joinedload(Referral.reasons),
+        )
+        .where(Referral.id == referral_id)
+    )
+
+
+def navigators_with_caseload(statuses=OPEN_STATUSES) -> list[tuple[User, int]]:
+    """Active navigators by name, each with their number of cases in these statuses."""
+    open_cases = (
+        sa.select(sa.func.count())
+        .where(Referral.navigator_id == User.id, Referral.status.in_(statuses))
+        .correlate(User)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(User, open_cases)
+        .where(User.role == Role.NAVIGATOR, User.is_active.is_(True))
+        .order_by(User.full_name)
+    ).all()
+    return [(user, count) for user, count in rows]

@@ -54,7 +54,12 @@ from portal.referrals.models import (
     Route,
     Urgency,
 )
-from portal.referrals.queue import QueueFilters, queue_query
+from portal.referrals.queue import (
+    QueueFilters,
+    navigators_with_caseload,
+    queue_query,
+    referral_with_people,
+)
 from portal.referrals.working_days import working_days_between
 from portal.web import render, wants_partial
 
@@ -231,35 +236,10 @@ def self_referral_sent():
 
 
 def _load(referral_id: int) -> Referral:
-    referral = db.session.scalar(
-        sa.select(Referral)
-        .options(
-            joinedload(Referral.resident),
-            joinedload(Referral.practice),
-            joinedload(Referral.navigator),
-            joinedload(Referral.reasons),
-        )
-        .where(Referral.id == referral_id)
-    )
+    referral = referral_with_people(referral_id)
     if referral is None:
         abort(404)
     return referral
-
-
-def _navigators() -> list[tuple[User, int]]:
-    """Active navigators with their open caseload, emptiest first."""
-    open_cases = (
-        sa.select(sa.func.count())
-        .where(Referral.navigator_id == User.id, Referral.status.in_(OPEN_STATUSES))
-        .correlate(User)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(
-        sa.select(User, open_cases)
-        .where(User.role == Role.NAVIGATOR, User.is_active.is_(True))
-        .order_by(User.full_name)
-    ).all()
-    return [(user, count) for user, count in rows]
 
 
 def _forms(referral: Referral, **given):
@@ -268,7 +248,7 @@ def _forms(referral: Referral, **given):
         "attempt_form": given.get("attempt_form") or ContactAttemptForm(formdata=None),
         # A posted triage form already has its navigator list; only a fresh one needs it.
         "triage_form": given.get("triage_form")
-        or TriageForm(formdata=None, navigators=_navigators()),
+        or TriageForm(formdata=None, navigators=navigators_with_caseload()),
         "close_form": given.get("close_form") or CloseForm(formdata=None),
     }
     for name in ("triage_form", "close_form"):
@@ -385,7 +365,7 @@ def record_attempt(referral_id: int):
 @roles_required(*HUB_STAFF)
 def triage(referral_id: int):
     referral = _load(referral_id)
-    form = TriageForm(navigators=_navigators())
+    form = TriageForm(navigators=navigators_with_caseload())
     if not form.validate():
         return _referral_page(referral, 400, triage_form=form)
     if form.version_number() != referral.version:
