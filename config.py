@@ -93,6 +93,8 @@ class Config:
     MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 10)
 
     HUB_NAME = os.environ.get("HUB_NAME", "Social prescribing hub")
+    # Where people reach the portal: links in emails sent by scheduled jobs start with it.
+    PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
     HUB_PHONE = os.environ.get("HUB_PHONE", "024 7600 0000")
     PAGE_SIZE = 25
     # Failed attempts to reach a person before triage may close as "unable to contact".
@@ -105,6 +107,14 @@ class Config:
     CASE_FIRST_CONTACT_DAYS = _int("CASE_FIRST_CONTACT_DAYS", 5)
     # How long the author of a contact may still correct it.
     CONTACT_EDIT_HOURS = _int("CONTACT_EDIT_HOURS", 24)
+    # A DBS certificate is renewed (or rechecked on the Update Service) after this many years.
+    DBS_RENEWAL_YEARS = _int("DBS_RENEWAL_YEARS", 3)
+    # Days before a DBS check or training runs out that the volunteer is reminded.
+    EXPIRY_REMINDER_DAYS = tuple(
+        int(d) for d in os.environ.get("EXPIRY_REMINDER_DAYS", "60,30,7").split(",")
+    )
+    # An active buddy with no logged contact for this many days is shown to coordinators.
+    BUDDY_QUIET_DAYS = _int("BUDDY_QUIET_DAYS", 14)
 
     @classmethod
     def validate(cls) -> None:

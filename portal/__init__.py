@@ -110,6 +110,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.directory.views import bp as directory_bp
     from portal.pages import bp as pages_bp
     from portal.referrals.views import bp as referrals_bp
+    from portal.volunteers.hub_views import bp as volunteer_hub_bp
+    from portal.volunteers.signup_views import bp as volunteer_signup_bp
     from portal.volunteers.views import bp as volunteers_bp
 
     for bp in (
@@ -119,6 +121,8 @@ def _register_blueprints(app: Flask) -> None:
         cases_bp,
         alerts_bp,
         volunteers_bp,
+        volunteer_hub_bp,
+        volunteer_signup_bp,
         directory_bp,
         dashboard_bp,
     ):

@@ -89,6 +89,14 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Administrator {normalise_email(email)} created.")
 
+    @app.cli.command("send-expiry-reminders")
+    def send_expiry_reminders() -> None:
+        """Run the daily volunteer expiry reminders now (the scheduler runs them at 07:30)."""
+        from portal.scheduler import send_volunteer_expiry_reminders, use_app
+
+        use_app(current_app._get_current_object())
+        send_volunteer_expiry_reminders()
+
     @app.cli.command("run-scheduler")
     def run_scheduler() -> None:
         """Run the scheduled jobs in this one process (never inside web workers)."""

@@ -58,11 +58,15 @@ from portal.volunteers.models import (
     BuddyMatch,
     BuddyMatchStatus,
     DbsLevel,
+    HoursKind,
+    LeftReason,
     TrainingModule,
     TrainingRecord,
     Volunteer,
+    VolunteerHours,
     VolunteerStatus,
 )
+from portal.volunteers.profile import INTERESTS, SLOTS, TRANSPORT
 
 # Printed by `flask seed-demo` on purpose: it opens fictional demo accounts only.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105
@@ -459,35 +463,29 @@ _DECLINE_REASONS = (
     "Not suitable: the venue has no step-free access",
     "The session has moved to evenings, which do not suit",
 )
-_INTERESTS = (
-    "gardening",
-    "walking",
-    "crafts",
-    "music",
-    "reading",
-    "cooking",
-    "football",
-    "local history",
-    "computers",
-    "art",
-    "dogs",
-    "cards and board games",
-    "theatre",
-    "faith groups",
-)
-_SLOTS = tuple(
-    f"{day}_{part}"
-    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    for part in ("morning", "afternoon", "evening")
-)
 _LEFT_REASONS = (
-    "Moved away",
-    "Started full-time work",
-    "Caring responsibilities at home",
-    "Health reasons",
-    "No longer had the time",
+    LeftReason.MOVED,
+    LeftReason.WORK_OR_STUDY,
+    LeftReason.CARING,
+    LeftReason.HEALTH,
+    LeftReason.NO_LONGER_AVAILABLE,
 )
-_TRANSPORT = ("Car", "Car", "Bus pass", "Walks", "Bicycle", None)
+_TRANSPORT = (*TRANSPORT[:1], *TRANSPORT[:3], None)
+_BUDDY_NOTES = (
+    "Walked to the park and had a coffee. In good spirits.",
+    "Went along to the lunch club together; stayed for the quiz.",
+    "Chatted about the garden over a cup of tea.",
+    "Short call: tired today, but pleased to hear from me.",
+    "Helped set up the tablet for video calls with family.",
+    None,
+)
+_HOURS_NOTES = {
+    HoursKind.TRAINING: ("Safeguarding refresher", "Befriending skills session", None),
+    HoursKind.TRAVEL: ("Bus to and from the community centre", None),
+    HoursKind.ADMIN: ("Phoning round about the coffee morning", None),
+    HoursKind.SUPERVISION: ("Monthly volunteer catch-up", None),
+    HoursKind.EVENT: ("Helped at the winter warmth drop-in", None),
+}
 
 
 # How many current referrals end up in each status; older closed ones are added on top.
@@ -651,7 +649,72 @@ class _Builder:
         self.casework()
         self.activity_referrals()
         self.buddy_matches()
+        self.volunteer_time()
         self.follow_up()
+
+    def volunteer_time(self) -> None:
+        """Buddies' contacts with the people they support, their next meetings, and other hours."""
+        rng = self.rng
+        users = {v.id: v.user_id for v in self.volunteer_rows}
+        matches = [
+            m
+            for m in self._buddy_rows
+            if m.status in (BuddyMatchStatus.ACTIVE, BuddyMatchStatus.ENDED)
+        ]
+        contacts = []
+        for match in matches:
+            start = match.responded_at
+            end = match.ended_at or self.latest
+            when = self.later(start, 2, 7)
+            while when < end:
+                contacts.append(
+                    Contact(
+                        referral_id=match.referral_id,
+                        author_id=users[match.volunteer_id],
+                        occurred_at=when,
+                        method=rng.choice(
+                            (
+                                ContactMethod.HOME_VISIT,
+                                ContactMethod.PHONE,
+                                ContactMethod.VENUE,
+                                ContactMethod.ACCOMPANIED,
+                            )
+                        ),
+                        duration_minutes=rng.choice((30, 45, 60, 60, 90, 120)),
+                        successful=True,
+                        result=ContactResult.SPOKE,
+                        notes=rng.choice(_BUDDY_NOTES),
+                        created_at=when,
+                    )
+                )
+                gap = rng.randint(5, 10) if rng.random() < 0.85 else rng.randint(15, 25)
+                when = when + timedelta(days=gap)
+            if match.status == BuddyMatchStatus.ACTIVE:
+                last = contacts[-1].occurred_at if contacts else start
+                next_day = max(self.today + timedelta(days=rng.randint(1, 6)), last.date())
+                match.next_meeting_at = datetime.combine(
+                    next_day, time(rng.choice((10, 11, 14))), tzinfo=UTC
+                )
+        db.session.add_all(contacts)
+        hours = []
+        for volunteer in self.volunteer_rows:
+            if volunteer.status != VolunteerStatus.ACTIVE:
+                continue
+            for _ in range(rng.randint(2, 8)):
+                kind = rng.choice(list(_HOURS_NOTES))
+                worked = self.at(rng.randint(1, 150)).date()
+                if worked < volunteer.applied_at.date():
+                    continue
+                hours.append(
+                    VolunteerHours(
+                        volunteer_id=volunteer.id,
+                        worked_on=worked,
+                        kind=kind,
+                        minutes=rng.choice((30, 60, 90, 120, 180)),
+                        notes=rng.choice(_HOURS_NOTES[kind]),
+                    )
+                )
+        db.session.add_all(hours)
 
     def follow_up(self) -> None:
         """Next contact dates, this week's closures waiting for their GP report, and alerts."""
@@ -1012,8 +1075,8 @@ class _Builder:
             postcode=self.postcode(("CV1", "CV2", "CV3", "CV4", "CV5", "CV6")),
             gender=gender,
             languages=languages,
-            interests=sorted(rng.sample(_INTERESTS, rng.randint(2, 4))),
-            availability=sorted(rng.sample(_SLOTS, slot_count), key=_SLOTS.index),
+            interests=sorted(rng.sample(INTERESTS, rng.randint(2, 4))),
+            availability=sorted(rng.sample(SLOTS, slot_count), key=SLOTS.index),
             transport=rng.choice(_TRANSPORT),
             max_buddies=2 if demo else rng.randint(1, 3),
             motivation=rng.choice(
@@ -1056,6 +1119,15 @@ class _Builder:
             volunteer.dbs_checked_at = self.later(issued, 2, 10)
         if started:
             volunteer.joined_on = self.later(applied_at, 35, 60).date()
+        if referees:
+            volunteer.references_requested_on = min(
+                self.later(applied_at, 1, 3).date(), self.today - timedelta(days=1)
+            )
+        volunteer.status_changed_at = (
+            datetime.combine(volunteer.joined_on, time(10), tzinfo=UTC)
+            if volunteer.joined_on
+            else applied_at
+        )
         return volunteer
 
     def training_for(self, volunteer: Volunteer, *, demo: bool) -> list[TrainingRecord]:
@@ -1812,6 +1884,11 @@ class _Builder:
                         if status == M.ENDED
                         else None
                     ),
+                    decline_reason=(
+                        rng.choice(("Too far for me to travel", "I am away for most of next month"))
+                        if status == M.DECLINED
+                        else None
+                    ),
                 )
             )
 
@@ -1855,3 +1932,4 @@ class _Builder:
                 if free:
                     add(case, rng.choice(free), M.ACTIVE)
         db.session.add_all(rows)
+        self._buddy_rows = rows

@@ -14,7 +14,14 @@ from portal.referrals.models import (
     Resident,
 )
 from portal.reports.models import OutcomeReport, QueuedOutcome
-from portal.volunteers.models import BuddyMatch, TrainingModule, TrainingRecord, Volunteer
+from portal.volunteers.models import (
+    BuddyMatch,
+    ReminderSent,
+    TrainingModule,
+    TrainingRecord,
+    Volunteer,
+    VolunteerHours,
+)
 
 __all__ = [
     "Activity",
@@ -33,10 +40,12 @@ __all__ = [
     "RateLimitCounter",
     "Referral",
     "ReferralReasonLink",
+    "ReminderSent",
     "Resident",
     "Role",
     "TrainingModule",
     "TrainingRecord",
     "User",
     "Volunteer",
+    "VolunteerHours",
 ]

@@ -29,9 +29,26 @@ def purge_rate_limit_counters() -> None:
         log.info("purged %d expired rate-limit counters", removed)
 
 
-def build_scheduler(app: Flask) -> BlockingScheduler:
+def send_volunteer_expiry_reminders() -> None:
+    """Email volunteers whose DBS check or training runs out soon; each reminder goes once."""
+    from datetime import date
+
+    from portal.volunteers.reminders import send_expiry_reminders
+
+    # A request context with the portal's public address, so links in the emails work.
+    with _app.test_request_context(base_url=_app.config["PORTAL_URL"]):
+        sent = send_expiry_reminders(date.today())
+        log.info("sent %d volunteer expiry reminders", sent)
+
+
+def use_app(app: Flask) -> None:
+    """The app whose context the jobs run in."""
     global _app
     _app = app
+
+
+def build_scheduler(app: Flask) -> BlockingScheduler:
+    use_app(app)
     scheduler = BlockingScheduler(
         timezone=TIMEZONE,
         jobstores={
@@ -47,6 +64,14 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
         hour=3,
         minute=15,
         id="purge_rate_limit_counters",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        send_volunteer_expiry_reminders,
+        "cron",
+        hour=7,
+        minute=30,
+        id="send_volunteer_expiry_reminders",
         replace_existing=True,
     )
 

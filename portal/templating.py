@@ -13,6 +13,8 @@ from flask_wtf.csrf import generate_csrf
 
 from portal.auth.models import Role
 from portal.measures.charts import sparkline
+from portal.volunteers.training import expiry_date
+from portal.volunteers.vetting import mask_certificate
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -23,16 +25,23 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Triage queue", "referrals.hub"),
         ("INT referrals", "referrals.int_list"),
         ("Caseloads", "cases.caseload"),
+        ("Volunteers", "volunteer_hub.board"),
+        ("Training courses", "volunteer_hub.training_modules"),
     ],
     Role.COORDINATOR: [
         ("Triage queue", "referrals.hub"),
         ("Caseloads", "cases.caseload"),
         ("INT referrals", "referrals.int_list"),
+        ("Volunteers", "volunteer_hub.board"),
         ("Add a referral", "referrals.new_referral"),
         ("Alerts", "alerts.inbox"),
     ],
     Role.NAVIGATOR: [("My caseload", "cases.caseload"), ("Alerts", "alerts.inbox")],
-    Role.VOLUNTEER: [("My volunteering", "volunteers.me")],
+    Role.VOLUNTEER: [
+        ("My volunteering", "volunteers.me"),
+        ("Log hours", "volunteers.hours"),
+        ("My details", "volunteers.profile"),
+    ],
     Role.ORGANISATION_MEMBER: [("My organisation", "directory.my_organisation")],
     Role.PRACTICE_USER: [
         ("Our referrals", "referrals.practice_referrals"),
@@ -134,6 +143,8 @@ def register_templating(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.globals["sparkline"] = sparkline
     app.jinja_env.filters["score"] = format_score
+    app.jinja_env.filters["training_expiry"] = expiry_date
+    app.jinja_env.filters["masked_certificate"] = mask_certificate
 
     @app.context_processor
     def shell_context() -> dict:

@@ -20,6 +20,7 @@ class AlertKind(LabelledEnum):
     CASE_REOPENED = "case_reopened", "Case reopened"
     CONCERN_RAISED = "concern_raised", "Safeguarding concern raised"
     BUDDY_CONCERN = "buddy_concern", "A buddy raised a concern"
+    BUDDY_RESPONSE = "buddy_response", "A volunteer answered a buddy proposal"
     ACTIVITY_DECLINED = "activity_declined", "An organisation declined a referral"
 
 

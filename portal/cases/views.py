@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
@@ -14,8 +14,8 @@ from portal.alerts import service as alerts
 from portal.audit.service import audit
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
+from portal.cases import buddy_panel, work
 from portal.cases import caseload as caseloads
-from portal.cases import work
 from portal.cases.forms import (
     CloseCaseForm,
     ContactForm,
@@ -36,6 +36,9 @@ from portal.referrals import workflow
 from portal.referrals.models import ClosureReason, Referral
 from portal.referrals.queue import navigators_with_caseload, referral_with_people
 from portal.reports.queue import latest_for
+from portal.volunteers import buddying
+from portal.volunteers.forms import EndMatchForm, ProposeBuddyForm
+from portal.volunteers.models import BuddyMatch
 from portal.web import render, wants_partial
 
 bp = Blueprint("cases", __name__)
@@ -150,6 +153,9 @@ def _case_context(referral: Referral, **given) -> dict:
             else None
         ),
         "reopen_form": given.pop("reopen_form", None) or ReopenForm(formdata=None),
+        "buddy_matches": buddy_panel.matches_for(referral.id),
+        "end_match_form": given.pop("end_match_form", None) or EndMatchForm(formdata=None),
+        "end_match_id": given.pop("end_match_id", None),
         "now": utcnow(),
         **given,
     }
@@ -641,3 +647,76 @@ def plan_pdf(referral_id: int):
         f'attachment; filename="my-plan-{referral.reference}.pdf"'
     )
     return response
+
+
+# --- buddies ---------------------------------------------------------------------------------
+
+
+def _propose_page(referral: Referral, form: ProposeBuddyForm | None = None, status_code=200):
+    candidates = buddy_panel.candidates(date.today())
+    eligible = [c for c in candidates if not c.reasons]
+    if form is None:
+        form = ProposeBuddyForm(formdata=None, volunteers=[(c.volunteer, "") for c in eligible])
+    return render(
+        "cases/propose_buddy.html",
+        status_code=status_code,
+        referral=referral,
+        person=referral.resident,
+        form=form,
+        eligible=eligible,
+        not_eligible=[c for c in candidates if c.reasons],
+    )
+
+
+@bp.route("/cases/<int:referral_id>/buddies/new", methods=["GET", "POST"])
+@roles_required(*CASE_WORKERS)
+def propose_buddy(referral_id: int):
+    referral = _case(referral_id)
+    if request.method == "GET":
+        return _propose_page(referral)
+    volunteer = buddy_panel.candidate(request.form.get("volunteer_id"))
+    form = ProposeBuddyForm(volunteers=[(volunteer, "")] if volunteer else [])
+    if not form.validate_on_submit() or volunteer is None:
+        form.volunteer_id.errors = ["Choose a volunteer from the list"]
+        return _propose_page(referral, form, 400)
+    try:
+        buddying.propose(referral, volunteer, current_user, date.today())
+        db.session.flush()
+        audit("created", "buddy_match", referral_id)
+        db.session.commit()
+    except workflow.TransitionRefused as refusal:
+        db.session.rollback()
+        form.volunteer_id.errors = [refusal.message]
+        return _propose_page(_case(referral_id), form, 400)
+    told = buddying.tell_volunteer_of_proposal(volunteer)
+    flash(
+        f"{volunteer.user.full_name} has been asked."
+        + (
+            " They have been emailed and will answer in the portal."
+            if told
+            else " The email could not be sent: they will see it when they next log in."
+        ),
+        "success",
+    )
+    return redirect(url_for(".case", referral_id=referral_id, _anchor="buddies"))
+
+
+@bp.post("/cases/<int:referral_id>/buddies/<int:match_id>/end")
+@roles_required(*CASE_WORKERS)
+def end_buddy(referral_id: int, match_id: int):
+    referral = _case(referral_id)
+    match = db.session.get(BuddyMatch, match_id)
+    if match is None or match.referral_id != referral.id:
+        abort(404)
+    form = EndMatchForm()
+    if not form.validate_on_submit():
+        return _case_page(referral, 400, end_match_form=form, end_match_id=match_id)
+    try:
+        buddying.end(match, current_user, form.reason.data)
+        audit("changed", "buddy_match", match_id)
+        db.session.commit()
+    except workflow.TransitionRefused as refusal:
+        db.session.rollback()
+        form.reason.errors = [refusal.message]
+        return _case_page(_case(referral_id), 400, end_match_form=form, end_match_id=match_id)
+    return _done(referral_id, "The buddy match has ended", "buddies")

@@ -33,6 +33,7 @@ from portal.measures.models import MeasureResponse, Scale, Stage
 from portal.referrals import workflow
 from portal.referrals.models import ClosureReason, Referral, ReferralAction, ReferralStatus
 from portal.referrals.workflow import Actor, TransitionRefused
+from portal.volunteers import buddying
 
 S = ReferralStatus
 LONDON = ZoneInfo("Europe/London")
@@ -462,3 +463,4 @@ def close_case(
         for scale in missing:
             record_measure(referral, actor, scale, Stage.CLOSING, declined=True)
     workflow.close(referral, actor, reason, summary)
+    buddying.end_for_case(referral, actor.user)

@@ -1,0 +1,286 @@
+"""What coordinators watch: the volunteer board, quiet buddies, and hours given."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal.auth.models import User
+from portal.cases.caseload import Page, paginate
+from portal.cases.models import Contact
+from portal.db_types import utcnow
+from portal.extensions import db
+from portal.form_fields import local_to_utc
+from portal.referrals.models import Referral
+from portal.volunteers.compliance import Compliance, compliance
+from portal.volunteers.models import (
+    BuddyMatch,
+    BuddyMatchStatus,
+    TrainingModule,
+    TrainingRecord,
+    Volunteer,
+    VolunteerHours,
+    VolunteerRole,
+    VolunteerStatus,
+)
+
+BOARD_PAGE_SIZE = 25
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    status: str = ""
+    role: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> BoardFilters:
+        """Anything not understood is ignored, never an error."""
+        status = args.get("status") or ""
+        role = args.get("role") or ""
+        return cls(
+            status=status if status in {s.value for s in VolunteerStatus} else "",
+            role=role if role in {r.value for r in VolunteerRole} else "",
+            q=(args.get("q") or "").strip()[:100],
+        )
+
+    def as_args(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+_ROLE_COLUMN = {
+    VolunteerRole.BUDDY.value: Volunteer.role_buddy,
+    VolunteerRole.NAVIGATOR.value: Volunteer.role_navigator,
+    VolunteerRole.BEFRIENDER.value: Volunteer.role_befriender,
+}
+
+
+def _conditions(filters: BoardFilters) -> list:
+    where = []
+    if filters.role:
+        where.append(_ROLE_COLUMN[filters.role].is_(True))
+    if filters.q:
+        pattern = f"%{_escape_like(filters.q)}%"
+        where.append(
+            sa.or_(
+                User.full_name.ilike(pattern, escape="\\"),
+                User.email.ilike(pattern, escape="\\"),
+            )
+        )
+    return where
+
+
+def status_counts(filters: BoardFilters) -> dict[VolunteerStatus, int]:
+    """How many volunteers in each status, under the role and search filters."""
+    rows = db.session.execute(
+        sa.select(Volunteer.status, sa.func.count())
+        .join(User, User.id == Volunteer.user_id)
+        .where(*_conditions(filters))
+        .group_by(Volunteer.status)
+    ).all()
+    counts = dict.fromkeys(VolunteerStatus, 0)
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+@dataclass
+class BoardRow:
+    volunteer: Volunteer
+    compliance: Compliance
+    buddies: int
+
+
+def board(filters: BoardFilters, page_arg: str | None, today: date) -> tuple[Page, list[BoardRow]]:
+    current = (
+        sa.select(sa.func.count())
+        .where(
+            BuddyMatch.volunteer_id == Volunteer.id,
+            BuddyMatch.status.in_((BuddyMatchStatus.PROPOSED, BuddyMatchStatus.ACTIVE)),
+        )
+        .correlate(Volunteer)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(Volunteer, current)
+        .join(User, User.id == Volunteer.user_id)
+        .options(
+            joinedload(Volunteer.user),
+            selectinload(Volunteer.training_records),
+        )
+        .where(*_conditions(filters))
+        # Newest applications first: they are the ones waiting for the hub.
+        .order_by(Volunteer.applied_at.desc(), Volunteer.id.desc())
+    )
+    if filters.status:
+        query = query.where(Volunteer.status == VolunteerStatus(filters.status))
+    page = paginate(query, page_arg, BOARD_PAGE_SIZE)
+    modules = list(db.session.scalars(sa.select(TrainingModule).where(TrainingModule.is_active)))
+    rows = [BoardRow(v, compliance(v, modules, today), n) for v, n in page.items]
+    return page, rows
+
+
+def volunteer_record(volunteer_id: int) -> Volunteer | None:
+    return db.session.scalar(
+        sa.select(Volunteer)
+        .options(
+            joinedload(Volunteer.user),
+            joinedload(Volunteer.dbs_checked_by),
+            selectinload(Volunteer.training_records).joinedload(TrainingRecord.module),
+        )
+        .where(Volunteer.id == volunteer_id)
+    )
+
+
+# --- supervision ----------------------------------------------------------------------------
+
+
+@dataclass
+class QuietBuddy:
+    match: BuddyMatch
+    last_contact_at: datetime | None
+    days: int
+
+
+def quiet_buddies(days: int) -> list[QuietBuddy]:
+    """Active matches whose volunteer has logged no contact for `days` (counted from the start)."""
+    last = (
+        sa.select(sa.func.max(Contact.occurred_at))
+        .join(Volunteer, Volunteer.user_id == Contact.author_id)
+        .where(
+            Contact.referral_id == BuddyMatch.referral_id, Volunteer.id == BuddyMatch.volunteer_id
+        )
+        .correlate(BuddyMatch)
+        .scalar_subquery()
+    )
+    since = sa.func.coalesce(last, BuddyMatch.responded_at, BuddyMatch.proposed_at)
+    cutoff = utcnow() - timedelta(days=days)
+    rows = db.session.execute(
+        sa.select(BuddyMatch, last)
+        .options(
+            joinedload(BuddyMatch.volunteer).joinedload(Volunteer.user),
+            joinedload(BuddyMatch.referral).joinedload(Referral.resident),
+            joinedload(BuddyMatch.referral).joinedload(Referral.navigator),
+        )
+        .where(BuddyMatch.status == BuddyMatchStatus.ACTIVE, since < cutoff)
+        .order_by(since)
+    ).all()
+    now = utcnow()
+    out = []
+    for match, last_at in rows:
+        start = last_at or match.responded_at or match.proposed_at
+        out.append(QuietBuddy(match, last_at, (now - start).days))
+    return out
+
+
+@dataclass(frozen=True)
+class HoursRow:
+    volunteer_id: int
+    name: str
+    month: str  # YYYY-MM
+    contacts: int
+    contact_minutes: int
+    other_minutes: int
+
+    @property
+    def total_minutes(self) -> int:
+        return self.contact_minutes + self.other_minutes
+
+
+def _month_key(column, dialect: str):
+    if dialect == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)
+
+
+def hours_by_month(start: date, end: date) -> list[HoursRow]:
+    """Time each volunteer gave per calendar month, from `start` up to, not including, `end`.
+
+    Contacts are counted in the month of their UTC timestamp: a contact logged in the
+    last hour of a month in summer time falls in the next. Aggregated in the database.
+    """
+    dialect = db.session.get_bind().dialect.name
+    lo = local_to_utc(datetime(start.year, start.month, start.day))
+    hi = local_to_utc(datetime(end.year, end.month, end.day))
+    contact_month = _month_key(Contact.occurred_at, dialect).label("month")
+    contacts = (
+        sa.select(
+            Volunteer.id.label("volunteer_id"),
+            contact_month,
+            sa.func.count(Contact.id).label("contacts"),
+            sa.func.coalesce(sa.func.sum(Contact.duration_minutes), 0).label("minutes"),
+        )
+        .join(Contact, Contact.author_id == Volunteer.user_id)
+        .where(Contact.occurred_at >= lo, Contact.occurred_at < hi)
+        .group_by(Volunteer.id, contact_month)
+    )
+    hours_month = _month_key(VolunteerHours.worked_on, dialect).label("month")
+    other = (
+        sa.select(
+            VolunteerHours.volunteer_id,
+            hours_month,
+            sa.func.sum(VolunteerHours.minutes).label("minutes"),
+        )
+        .where(VolunteerHours.worked_on >= start, VolunteerHours.worked_on < end)
+        .group_by(VolunteerHours.volunteer_id, hours_month)
+    )
+    table: dict[tuple[int, str], list[int]] = {}
+    for vid, month, n, minutes in db.session.execute(contacts):
+        table.setdefault((vid, month), [0, 0, 0])[0:2] = [int(n), int(minutes)]
+    for vid, month, minutes in db.session.execute(other):
+        table.setdefault((vid, month), [0, 0, 0])[2] = int(minutes)
+    if not table:
+        return []
+    names = dict(
+        db.session.execute(
+            sa.select(Volunteer.id, User.full_name)
+            .join(User, User.id == Volunteer.user_id)
+            .where(Volunteer.id.in_({vid for vid, _ in table}))
+        ).all()
+    )
+    rows = [
+        HoursRow(vid, names[vid], month, n, cm, om) for (vid, month), (n, cm, om) in table.items()
+    ]
+    rows.sort(key=lambda r: (r.month, r.name.lower(), r.volunteer_id))
+    return rows
+
+
+CSV_HEADER = (
+    "Month",
+    "Volunteer",
+    "Contacts logged",
+    "Hours with people",
+    "Other hours",
+    "Total hours",
+)
+
+
+def _cell(value: str) -> str:
+    # A name typed as "=HYPERLINK(...)" must stay text when the file is opened in a spreadsheet.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def hours_csv(rows: list[HoursRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for r in rows:
+        writer.writerow(
+            (
+                r.month,
+                _cell(r.name),
+                r.contacts,
+                f"{r.contact_minutes / 60:.2f}",
+                f"{r.other_minutes / 60:.2f}",
+                f"{r.total_minutes / 60:.2f}",
+            )
+        )
+    return out.getvalue()
