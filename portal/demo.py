@@ -662,9 +662,20 @@ class _Builder:
             if m.status in (BuddyMatchStatus.ACTIVE, BuddyMatchStatus.ENDED)
         ]
         contacts = []
+        # Two buddies have gone quiet, so the supervision page has someone to follow up.
+        active_others = [
+            m
+            for m in matches
+            if m.status == BuddyMatchStatus.ACTIVE
+            and m.volunteer_id != self.demo_volunteer.id
+            and m.responded_at < self.latest - timedelta(days=30)
+        ]
+        quiet = {id(m) for m in rng.sample(active_others, min(2, len(active_others)))}
         for match in matches:
             start = match.responded_at
             end = match.ended_at or self.latest
+            if id(match) in quiet:
+                end = self.latest - timedelta(days=rng.randint(16, 21))
             when = self.later(start, 2, 7)
             while when < end:
                 contacts.append(
@@ -680,7 +691,7 @@ class _Builder:
                                 ContactMethod.ACCOMPANIED,
                             )
                         ),
-                        duration_minutes=rng.choice((30, 45, 60, 60, 90, 120)),
+                        duration_minutes=rng.choice((30, 45, 60, 60, 90)),
                         successful=True,
                         result=ContactResult.SPOKE,
                         notes=rng.choice(_BUDDY_NOTES),

@@ -6,6 +6,7 @@ import itertools
 from datetime import date, timedelta
 
 import nhs_number
+import sqlalchemy as sa
 
 from portal.auth.models import Role, User
 from portal.auth.passwords import hash_password
@@ -23,7 +24,15 @@ from portal.referrals.models import (
     ReferralStatus,
     Resident,
 )
-from portal.volunteers.models import TrainingModule, TrainingRecord, Volunteer, VolunteerStatus
+from portal.volunteers.models import (
+    BuddyMatch,
+    BuddyMatchStatus,
+    DbsLevel,
+    TrainingModule,
+    TrainingRecord,
+    Volunteer,
+    VolunteerStatus,
+)
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
@@ -185,6 +194,55 @@ def make_activity(organisation: Organisation | None = None, **kw) -> Activity:
                 "organisation_id": organisation.id,
                 "title": f"Activity {n}",
                 "status": ActivityStatus.PUBLISHED,
+                **kw,
+            }
+        )
+    )
+
+
+def make_volunteer(status: VolunteerStatus = VolunteerStatus.ACTIVE, **kw) -> Volunteer:
+    """A volunteer with a login. Pass Volunteer fields; `user_kw` goes to the User."""
+    user = make_user(Role.VOLUNTEER, **kw.pop("user_kw", {}))
+    volunteer = db.session.scalar(sa.select(Volunteer).where(Volunteer.user_id == user.id))
+    volunteer.status = status
+    for key, value in kw.items():
+        setattr(volunteer, key, value)
+    return _save(volunteer)
+
+
+def make_compliant_volunteer(**kw) -> Volunteer:
+    """Active, an enhanced DBS issued last year, and every active mandatory course done.
+
+    Makes an induction course mandatory for buddies if there is none, so "compliant"
+    is earned, not assumed.
+    """
+    modules = db.session.scalars(sa.select(TrainingModule).where(TrainingModule.is_active)).all()
+    if not any(m.required_for_buddy for m in modules):
+        modules = [*modules, make_training_module(name=f"Induction {_n()}")]
+    kw.setdefault("dbs_level", DbsLevel.ENHANCED)
+    kw.setdefault("dbs_certificate_number", "001234567890")
+    kw.setdefault("dbs_issue_date", date.today() - timedelta(days=365))
+    kw.setdefault("referee_1_received_on", date.today() - timedelta(days=400))
+    kw.setdefault("referee_2_received_on", date.today() - timedelta(days=400))
+    kw.setdefault("joined_on", date.today() - timedelta(days=380))
+    kw.setdefault("applied_at", utcnow() - timedelta(days=420))
+    volunteer = make_volunteer(**kw)
+    for module in modules:
+        if module.required_for_buddy or module.required_for_befriender:
+            make_training_record(volunteer, module)
+    return volunteer
+
+
+def make_buddy_match(referral: Referral, volunteer: Volunteer, proposer: User, **kw) -> BuddyMatch:
+    return _save(
+        BuddyMatch(
+            **{
+                "referral_id": referral.id,
+                "volunteer_id": volunteer.id,
+                "proposed_by_id": proposer.id,
+                "status": BuddyMatchStatus.ACTIVE,
+                "responded_at": utcnow() - timedelta(days=20),
+                "proposed_at": utcnow() - timedelta(days=21),
                 **kw,
             }
         )

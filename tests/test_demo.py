@@ -308,7 +308,8 @@ def test_every_demo_login_reaches_its_start_page(app, db):
         assert page.status_code == 200, (email, path)
         pages[email] = page.get_data(as_text=True)
     assert "Contact overdue" in pages[EMAILS[Role.NAVIGATOR]]
-    assert "waiting for your answer" in pages[EMAILS[Role.VOLUNTEER]]
+    assert "Waiting for your answer" in pages[EMAILS[Role.VOLUNTEER]]
+    assert "People I buddy" in pages[EMAILS[Role.VOLUNTEER]]
 
 
 def _snapshot(db) -> dict:
