@@ -84,6 +84,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "volunteer_hub.references": frozenset({C, A}),
     "volunteer_hub.dbs": frozenset({C, A}),
     "volunteer_hub.record_training": frozenset({C, A}),
+    "volunteer_hub.resend_link": frozenset({C, A}),
     "volunteer_hub.expiring": frozenset({C, A}),
     "volunteer_hub.supervision": frozenset({C, A}),
     "volunteer_hub.hours_csv": frozenset({C, A}),

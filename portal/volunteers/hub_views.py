@@ -12,7 +12,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal.audit.service import audit
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
+from portal.auth.service import send_invitation
 from portal.extensions import db
+from portal.mail import MailError
 from portal.referrals.workflow import TransitionRefused
 from portal.volunteers import oversight, reminders, vetting
 from portal.volunteers.compliance import compliance, dbs_renewal_due
@@ -257,6 +259,25 @@ def record_training(volunteer_id: int):
     except TransitionRefused as refusal:
         return _refused(volunteer, form, "training_form", refusal)
     return _saved(volunteer_id, f"{module.name} recorded", "training")
+
+
+@bp.post("/volunteers/<int:volunteer_id>/invite")
+@roles_required(*HUB_STAFF)
+def resend_link(volunteer_id: int):
+    """For an applicant whose set-password link ran out or went astray."""
+    volunteer = _volunteer(volunteer_id)
+    user = volunteer.user
+    if user.password_hash is not None or not user.is_active:
+        flash(f"{user.full_name} already has a password, or their account is closed", "error")
+        return redirect(url_for(".volunteer", volunteer_id=volunteer_id))
+    try:
+        send_invitation(user, current_user)
+    except MailError:
+        flash("The email could not be sent. Try again later.", "error")
+        return redirect(url_for(".volunteer", volunteer_id=volunteer_id))
+    audit("user_invited", "user", user.id)
+    db.session.commit()
+    return _saved(volunteer_id, f"A new link has been emailed to {user.email}", "status")
 
 
 # --- expiring checks and supervision --------------------------------------------------------

@@ -61,7 +61,7 @@ def sign_up():
                 db.session.commit()
                 signup.send_confirmation(volunteer)
         except MailError:
-            # The application is saved; the hub can resend the link from the volunteer's page.
+            # The application is saved; a coordinator can send the link again from its page.
             log.warning("volunteer confirmation email not sent")
         session["volunteer_applied"] = True
         return redirect(url_for(".sent"))
