@@ -25,6 +25,15 @@ def enum_choices(enum_cls, first: str | None = None) -> list[SelectChoice]:
     return choices + [SelectChoice(value, label) for value, label in enum_cls.choices()]
 
 
+def show_refusal(form, refusal) -> None:
+    """Put a rule's refusal beside the field it names, or above the form when it names none."""
+    field = getattr(form, refusal.field, None) if refusal.field not in (None, "version") else None
+    if field is not None:
+        field.errors = [refusal.message]
+    else:
+        form.form_errors = [refusal.message]
+
+
 def strip(value):
     return value.strip() if isinstance(value, str) else value
 

@@ -29,7 +29,7 @@ from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, Goa
 from portal.cases.timeline import case_timeline
 from portal.db_types import utcnow
 from portal.extensions import db
-from portal.form_fields import local_to_utc, utc_to_local_input
+from portal.form_fields import local_to_utc, show_refusal, utc_to_local_input
 from portal.measures.models import Scale, Stage
 from portal.measures.scales import AnswersRefused
 from portal.referrals import workflow
@@ -215,13 +215,6 @@ def _contact_section(referral_id: int, status_code: int, **given):
     return _case_page(referral, status_code, "cases/partials/_contacts_swap.html", **given)
 
 
-def _refusal_on(form, refusal: workflow.TransitionRefused) -> None:
-    if refusal.field and hasattr(form, refusal.field) and refusal.field != "version":
-        getattr(form, refusal.field).errors = [refusal.message]
-    else:
-        form.form_errors = [refusal.message]
-
-
 @bp.post("/cases/<int:referral_id>/contacts")
 @roles_required(*CASE_WORKERS)
 def log_contact(referral_id: int):
@@ -239,7 +232,7 @@ def log_contact(referral_id: int):
         workflow.stamp_versions(referral)
     except workflow.TransitionRefused as refusal:
         db.session.rollback()
-        _refusal_on(form, refusal)
+        show_refusal(form, refusal)
         return _contact_section(referral_id, 400, contact_form=form)
     except StaleDataError:
         db.session.rollback()
@@ -297,7 +290,7 @@ def edit_contact(referral_id: int, contact_id: int):
     except workflow.TransitionRefused as refusal:
         db.session.rollback()
         referral, contact = _own_contact(referral_id, contact_id)
-        _refusal_on(form, refusal)
+        show_refusal(form, refusal)
         if refusal.field == "version":
             form.version.data = str(contact.version)
             return _edit_page(referral, contact, form, 409)
@@ -348,7 +341,7 @@ def add_goal(referral_id: int):
         goal = work.add_goal(referral, workflow.Actor.of(current_user), form.description.data)
     except workflow.TransitionRefused as refusal:
         db.session.rollback()
-        _refusal_on(form, refusal)
+        show_refusal(form, refusal)
         return _goal_section(referral_id, 400, goal_form=form)
     db.session.flush()
     audit("created", "goal", goal.id)
@@ -445,7 +438,7 @@ def record_measure(referral_id: int, scale: str):
         return _measure_page(_case(referral_id), form, 400)
     except workflow.TransitionRefused as refusal:
         db.session.rollback()
-        _refusal_on(form, refusal)
+        show_refusal(form, refusal)
         return _measure_page(_case(referral_id), form, 400)
     db.session.flush()
     audit("created", "measure", response.id)
@@ -490,7 +483,7 @@ def close(referral_id: int):
         workflow.stamp_versions(referral)
     except workflow.TransitionRefused as refusal:
         db.session.rollback()
-        _refusal_on(form, refusal)
+        show_refusal(form, refusal)
         return _close_page(_case(referral_id), form, 400)
     except StaleDataError:
         db.session.rollback()
@@ -544,7 +537,7 @@ def reopen(referral_id: int):
         workflow.stamp_versions(referral)
     except workflow.TransitionRefused as refusal:
         db.session.rollback()
-        _refusal_on(form, refusal)
+        show_refusal(form, refusal)
         return _case_page(_case(referral_id), 400, reopen_form=form)
     audit("changed", "case", referral_id)
     db.session.commit()
@@ -568,7 +561,7 @@ def reassign(referral_id: int):
         workflow.stamp_versions(referral)
     except workflow.TransitionRefused as refusal:
         db.session.rollback()
-        _refusal_on(form, refusal)
+        show_refusal(form, refusal)
         return _case_page(_case(referral_id), 400, reassign_form=form)
     except StaleDataError:
         db.session.rollback()

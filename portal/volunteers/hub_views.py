@@ -14,6 +14,7 @@ from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.auth.service import send_invitation
 from portal.extensions import db
+from portal.form_fields import show_refusal
 from portal.mail import MailError
 from portal.referrals.workflow import TransitionRefused
 from portal.volunteers import oversight, reminders, vetting
@@ -161,11 +162,7 @@ def _saved(volunteer_id: int, message: str, anchor: str):
 
 def _refused(volunteer: Volunteer, form, form_name: str, refusal: TransitionRefused):
     db.session.rollback()
-    target = getattr(form, refusal.field, None) if refusal.field else None
-    if target is not None:
-        target.errors = [*target.errors, refusal.message]
-    else:
-        form.form_errors.append(refusal.message)
+    show_refusal(form, refusal)
     return _volunteer_page(_volunteer(volunteer.id), 400, **{form_name: form})
 
 

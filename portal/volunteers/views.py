@@ -15,7 +15,7 @@ from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.cases.models import Contact, ContactMethod, Goal, GoalStatus
 from portal.extensions import db
-from portal.form_fields import local_to_utc
+from portal.form_fields import local_to_utc, show_refusal
 from portal.referrals.intake import normalise_postcode
 from portal.referrals.models import Referral
 from portal.referrals.workflow import TransitionRefused
@@ -283,11 +283,7 @@ def log_contact(match_id: int):
         db.session.commit()
     except TransitionRefused as refusal:
         db.session.rollback()
-        field = getattr(form, refusal.field, None) if refusal.field else None
-        if field is not None:
-            field.errors = [*field.errors, refusal.message]
-        else:
-            form.form_errors.append(refusal.message)
+        show_refusal(form, refusal)
         return _buddy_page(match_id, 400, contact_form=form)
     message = "Contact saved"
     if details.concern:
@@ -342,11 +338,7 @@ def hours():
         db.session.commit()
     except TransitionRefused as refusal:
         db.session.rollback()
-        field = getattr(form, refusal.field, None) if refusal.field else None
-        if field is not None:
-            field.errors = [*field.errors, refusal.message]
-        else:
-            form.form_errors.append(refusal.message)
+        show_refusal(form, refusal)
         return _hours_page(_me(), form, 400)
     flash("Hours saved. Thank you for your time.", "success")
     return redirect(url_for(".hours"))
