@@ -45,7 +45,8 @@ TEXT_LIMIT = 5000
 SHORT_TEXT_LIMIT = 2000
 
 
-def _optional_int(value):
+def optional_int(value):
+    """A select's value as an int; '' is None and anything else not a number is no choice."""
     if value in (None, ""):
         return None
     try:
@@ -196,7 +197,7 @@ class ReferralForm(PersonFields, ReferralFields, FlaskForm):
         default=ReferralSource.PRACTICE.value,
         validators=[InputRequired("Choose who is referring")],
     )
-    practice_id = SelectField("Registered GP practice", coerce=_optional_int, validate_choice=False)
+    practice_id = SelectField("Registered GP practice", coerce=optional_int, validate_choice=False)
     referrer_name = StringField(
         "Referrer's name",
         filters=[strip],
@@ -319,7 +320,7 @@ class SelfReferralForm(FlaskForm):
         filters=[blank_to_none],
         validators=[max_length("Your answer", SHORT_TEXT_LIMIT)],
     )
-    practice_id = SelectField("Your GP practice", coerce=_optional_int, validate_choice=False)
+    practice_id = SelectField("Your GP practice", coerce=optional_int, validate_choice=False)
     nhs_number = StringField(
         "NHS number (if you know it)",
         description="10 digits, on letters from your GP or in the NHS App. You can leave this out",
@@ -421,13 +422,13 @@ class TriageForm(VersionedForm):
             SelectChoice("2", "Level 2: already receiving some statutory services"),
             SelectChoice("3", "Level 3: complex needs"),
         ],
-        coerce=_optional_int,
+        coerce=optional_int,
         validators=[Optional()],
     )
     navigator_id = SelectField(
         "Navigator",
         description="Leave as 'Assign later' to assign from the case once someone has capacity",
-        coerce=_optional_int,
+        coerce=optional_int,
     )
     note = TextAreaField(
         "Reason for the decision",

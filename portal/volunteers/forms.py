@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask_wtf import FlaskForm
@@ -25,7 +26,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.cases.models import ContactMethod
+from portal.cases.models import MAX_CONTACT_MINUTES, ContactMethod
 from portal.db_types import utcnow
 from portal.form_fields import (
     DateInputField,
@@ -37,12 +38,14 @@ from portal.form_fields import (
     uk_phone,
     utc_to_local_input,
 )
-from portal.referrals.forms import postcode_check
+from portal.referrals.forms import optional_int, postcode_check
 from portal.volunteers.models import DbsLevel, HoursKind, LeftReason, VolunteerRole
 from portal.volunteers.profile import INTERESTS, SLOT_CHOICES, TRANSPORT
 from portal.volunteers.time_given import BUDDY_METHODS
 
 TEXT_LIMIT = 2000
+# A referee's address only needs the shape of one: the hub writes to it by hand.
+_EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_LANGUAGES = 10
 
 
@@ -189,7 +192,7 @@ class SignUpForm(FlaskForm, _AboutYouFields):
     def _referee_contact_check(self, field):
         value = field.data or ""
         if "@" in value:
-            if not Email().regex.match(value):
+            if not _EMAIL_SHAPE.fullmatch(value):
                 raise ValidationError("Enter the referee's email address in the correct format")
         else:
             try:
@@ -262,7 +265,9 @@ class DbsForm(FlaskForm):
 
 class TrainingRecordForm(FlaskForm):
     module_id = SelectField(
-        "Course", coerce=int, validators=[InputRequired("Choose the course they completed")]
+        "Course",
+        coerce=optional_int,
+        validators=[InputRequired("Choose the course they completed")],
     )
     completed_on = DateInputField(
         "Date completed", required_message="Enter the date they completed it"
@@ -313,7 +318,7 @@ class TrainingModuleForm(FlaskForm):
 
 class ProposeBuddyForm(FlaskForm):
     volunteer_id = SelectField(
-        "Volunteer", coerce=int, validators=[InputRequired("Choose a volunteer")]
+        "Volunteer", coerce=optional_int, validators=[InputRequired("Choose a volunteer")]
     )
 
     def __init__(self, *args, volunteers=(), **kw):
@@ -353,7 +358,11 @@ class BuddyContactForm(FlaskForm):
         "How long, in minutes",
         validators=[
             InputRequired("Enter how long it took, in minutes"),
-            NumberRange(1, 24 * 60, "Enter a number of minutes from 1 to 1,440"),
+            NumberRange(
+                1,
+                MAX_CONTACT_MINUTES,
+                f"Enter a number of minutes from 1 to {MAX_CONTACT_MINUTES} (12 hours)",
+            ),
         ],
     )
     notes = TextAreaField(

@@ -411,10 +411,15 @@ def new_training_module():
 def edit_training_module(module_id: int):
     module = db.session.get(TrainingModule, module_id) or abort(404)
     if request.method == "GET":
+        # Not obj=module: the model's required_for() method would shadow the field's data.
         form = TrainingModuleForm(
-            obj=module,
+            formdata=None,
             data={
+                "name": module.name,
+                "description": module.description,
+                "valid_for_months": module.valid_for_months,
                 "required_for": [r.value for r in VolunteerRole if module.required_for(r)],
+                "is_active": module.is_active,
             },
         )
         return _module_form_page(form, module)

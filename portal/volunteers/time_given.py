@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from portal.alerts.models import AlertKind
 from portal.alerts.service import notify, notify_coordinators
-from portal.cases.models import Contact, ContactMethod, ContactResult
+from portal.cases.models import MAX_CONTACT_MINUTES, Contact, ContactMethod, ContactResult
 from portal.db_types import utcnow
 from portal.extensions import db
 from portal.form_fields import LONDON, local_to_utc
@@ -104,8 +104,11 @@ def log_buddy_contact(match: BuddyMatch, volunteer: Volunteer, details: BuddyCon
         raise TransitionRefused(
             "The date cannot be before you started buddying this person", "occurred_at"
         )
-    if not 1 <= details.duration_minutes <= MINUTES_IN_A_DAY:
-        raise TransitionRefused("Enter how long it took, in minutes", "duration_minutes")
+    if not 1 <= details.duration_minutes <= MAX_CONTACT_MINUTES:
+        raise TransitionRefused(
+            f"Enter a number of minutes from 1 to {MAX_CONTACT_MINUTES} (12 hours)",
+            "duration_minutes",
+        )
     if details.next_meeting_at is not None and details.next_meeting_at < details.occurred_at:
         raise TransitionRefused("The next meeting must be after this contact", "next_meeting_at")
     day = details.occurred_at.astimezone(LONDON).date()

@@ -78,9 +78,8 @@ def change_status(
     if to == V.ACTIVE:
         missing = why_not_active(volunteer, today)
         if missing:
-            raise TransitionRefused(
-                "They cannot become active yet: " + "; ".join(missing).lower(), "status"
-            )
+            reasons = "; ".join(m[:1].lower() + m[1:] for m in missing)
+            raise TransitionRefused(f"They cannot become active yet: {reasons}", "status")
         if volunteer.joined_on is None:
             volunteer.joined_on = today
     if to in (V.PAUSED, V.LEFT):
