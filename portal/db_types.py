@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -12,6 +13,11 @@ from sqlalchemy.types import TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def london_today() -> date:
+    """Today as people in the hub count days: after 23:00 UTC in summer it is already tomorrow."""
+    return datetime.now(ZoneInfo("Europe/London")).date()
 
 
 class UTCDateTime(TypeDecorator):

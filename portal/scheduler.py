@@ -31,13 +31,12 @@ def purge_rate_limit_counters() -> None:
 
 def send_volunteer_expiry_reminders() -> None:
     """Email volunteers whose DBS check or training runs out soon; each reminder goes once."""
-    from datetime import date
-
+    from portal.db_types import london_today
     from portal.volunteers.reminders import send_expiry_reminders
 
     # A request context with the portal's public address, so links in the emails work.
     with _app.test_request_context(base_url=_app.config["PORTAL_URL"]):
-        sent = send_expiry_reminders(date.today())
+        sent = send_expiry_reminders(london_today())
         log.info("sent %d volunteer expiry reminders", sent)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
@@ -27,7 +27,7 @@ from portal.cases.forms import (
 )
 from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, GoalStatus
 from portal.cases.timeline import case_timeline
-from portal.db_types import utcnow
+from portal.db_types import london_today, utcnow
 from portal.extensions import db
 from portal.form_fields import local_to_utc, show_refusal, utc_to_local_input
 from portal.measures.models import Scale, Stage
@@ -646,7 +646,7 @@ def plan_pdf(referral_id: int):
 
 
 def _propose_page(referral: Referral, form: ProposeBuddyForm | None = None, status_code=200):
-    candidates = buddy_panel.candidates(date.today())
+    candidates = buddy_panel.candidates(london_today())
     eligible = [c for c in candidates if not c.reasons]
     if form is None:
         form = ProposeBuddyForm(formdata=None, volunteers=[(c.volunteer, "") for c in eligible])
@@ -673,7 +673,7 @@ def propose_buddy(referral_id: int):
         form.volunteer_id.errors = ["Choose a volunteer from the list"]
         return _propose_page(referral, form, 400)
     try:
-        buddying.propose(referral, volunteer, current_user, date.today())
+        buddying.propose(referral, volunteer, current_user, london_today())
         db.session.flush()
         audit("created", "buddy_match", referral_id)
         db.session.commit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 
@@ -30,6 +31,7 @@ DBS_FOR_ROLE: dict[VolunteerRole, DbsLevel | None] = {
     VolunteerRole.NAVIGATOR: DbsLevel.ENHANCED,
     VolunteerRole.BEFRIENDER: None,
 }
+LONDON = ZoneInfo("Europe/London")
 _DBS_RANK = {DbsLevel.BASIC: 1, DbsLevel.STANDARD: 2, DbsLevel.ENHANCED: 3}
 
 
@@ -60,13 +62,17 @@ def dbs_renewal_due(volunteer: Volunteer) -> date | None:
         return None
     start = volunteer.dbs_issue_date
     if volunteer.dbs_update_service and volunteer.dbs_checked_at is not None:
-        start = max(start, volunteer.dbs_checked_at.date())
+        start = max(start, volunteer.dbs_checked_at.astimezone(LONDON).date())
     return add_months(start, 12 * current_app.config["DBS_RENEWAL_YEARS"])
 
 
 def dbs_needed(roles: Iterable[VolunteerRole]) -> DbsLevel | None:
     levels = [DBS_FOR_ROLE[r] for r in roles if DBS_FOR_ROLE[r] is not None]
     return max(levels, key=_DBS_RANK.__getitem__) if levels else None
+
+
+def level_meets(held: DbsLevel, needed: DbsLevel) -> bool:
+    return _DBS_RANK[held] >= _DBS_RANK[needed]
 
 
 def required_modules(
@@ -112,7 +118,7 @@ def compliance(
     if needed is not None:
         if volunteer.dbs_level is None:
             reasons.append(f"No DBS check recorded: an {needed.label.lower()} check is needed")
-        elif _DBS_RANK[volunteer.dbs_level] < _DBS_RANK[needed]:
+        elif not level_meets(volunteer.dbs_level, needed):
             reasons.append(
                 f"Their DBS check is {volunteer.dbs_level.label.lower()}; "
                 f"the role needs {needed.label.lower()}"

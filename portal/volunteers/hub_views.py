@@ -13,6 +13,7 @@ from portal.audit.service import audit
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.auth.service import send_invitation
+from portal.db_types import london_today
 from portal.extensions import db
 from portal.form_fields import show_refusal
 from portal.mail import MailError
@@ -45,7 +46,7 @@ HUB_STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 def _today() -> date:
-    return date.today()
+    return london_today()
 
 
 # --- the board ------------------------------------------------------------------------------
@@ -185,7 +186,9 @@ def change_status(volunteer_id: int):
         db.session.rollback()
         form.form_errors.append("Someone else changed this volunteer just now. Try again.")
         return _volunteer_page(_volunteer(volunteer_id), 409, status_form=form)
-    return _saved(volunteer_id, f"{volunteer.user.full_name} is now {to.label.lower()}", "status")
+    return _saved(
+        volunteer_id, f"{volunteer.user.full_name} is now {to.label.lower()}", "status-section"
+    )
 
 
 @bp.post("/volunteers/<int:volunteer_id>/references")
@@ -274,7 +277,7 @@ def resend_link(volunteer_id: int):
         return redirect(url_for(".volunteer", volunteer_id=volunteer_id))
     audit("user_invited", "user", user.id)
     db.session.commit()
-    return _saved(volunteer_id, f"A new link has been emailed to {user.email}", "status")
+    return _saved(volunteer_id, f"A new link has been emailed to {user.email}", "status-section")
 
 
 # --- expiring checks and supervision --------------------------------------------------------

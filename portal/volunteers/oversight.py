@@ -195,43 +195,73 @@ class HoursRow:
         return self.contact_minutes + self.other_minutes
 
 
-def _month_key(column, dialect: str):
-    if dialect == "postgresql":
-        return sa.func.to_char(column, "YYYY-MM")
-    return sa.func.strftime("%Y-%m", column)
+def _months(start: date, end: date) -> list[date]:
+    months, day = [], start.replace(day=1)
+    while day < end:
+        months.append(day)
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return months
+
+
+def _london_month(column, months: list[date]):
+    """The London calendar month of a UTC timestamp, as 'YYYY-MM', on any database.
+
+    A comparison with each month's first instant in UTC: exact across summer time,
+    where a contact at 00:30 on 1 July in London is 23:30 on 30 June in UTC.
+    """
+    bounds = [local_to_utc(datetime(m.year, m.month, 1)) for m in months[1:]]
+    return _case_by_bounds(column, months, bounds)
+
+
+def _case_by_bounds(column, months: list[date], bounds: list) -> sa.ColumnElement:
+    """'YYYY-MM' of the first month whose upper bound the value is below; else the last."""
+    last = sa.literal(f"{months[-1]:%Y-%m}")
+    if not bounds:
+        return last
+    whens = [(column < bound, f"{m:%Y-%m}") for m, bound in zip(months, bounds, strict=False)]
+    return sa.case(*whens, else_=last)
 
 
 def hours_by_month(start: date, end: date) -> list[HoursRow]:
-    """Time each volunteer gave per calendar month, from `start` up to, not including, `end`.
-
-    Contacts are counted in the month of their UTC timestamp: a contact logged in the
-    last hour of a month in summer time falls in the next. Aggregated in the database.
+    """Time each volunteer gave per London calendar month, from `start` up to, not including,
+    `end`. Aggregated in the database.
     """
-    dialect = db.session.get_bind().dialect.name
+    months = _months(start, end)
+    if not months:
+        return []
     lo = local_to_utc(datetime(start.year, start.month, start.day))
     hi = local_to_utc(datetime(end.year, end.month, end.day))
-    contact_month = _month_key(Contact.occurred_at, dialect).label("month")
-    contacts = (
+    # Each row's month in a subquery, grouped outside it: PostgreSQL will not match a
+    # GROUP BY expression that carries its own bound parameters to the select list's.
+    contact_rows = (
         sa.select(
             Volunteer.id.label("volunteer_id"),
-            contact_month,
-            sa.func.count(Contact.id).label("contacts"),
-            sa.func.coalesce(sa.func.sum(Contact.duration_minutes), 0).label("minutes"),
+            _london_month(Contact.occurred_at, months).label("month"),
+            Contact.duration_minutes.label("minutes"),
         )
         .join(Contact, Contact.author_id == Volunteer.user_id)
         .where(Contact.occurred_at >= lo, Contact.occurred_at < hi)
-        .group_by(Volunteer.id, contact_month)
+        .subquery()
     )
-    hours_month = _month_key(VolunteerHours.worked_on, dialect).label("month")
-    other = (
+    contacts = sa.select(
+        contact_rows.c.volunteer_id,
+        contact_rows.c.month,
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(contact_rows.c.minutes), 0),
+    ).group_by(contact_rows.c.volunteer_id, contact_rows.c.month)
+    # Hours are logged against a London day already: its month is plain date arithmetic.
+    hours_rows = (
         sa.select(
             VolunteerHours.volunteer_id,
-            hours_month,
-            sa.func.sum(VolunteerHours.minutes).label("minutes"),
+            _case_by_bounds(VolunteerHours.worked_on, months, months[1:]).label("month"),
+            VolunteerHours.minutes,
         )
         .where(VolunteerHours.worked_on >= start, VolunteerHours.worked_on < end)
-        .group_by(VolunteerHours.volunteer_id, hours_month)
+        .subquery()
     )
+    other = sa.select(
+        hours_rows.c.volunteer_id, hours_rows.c.month, sa.func.sum(hours_rows.c.minutes)
+    ).group_by(hours_rows.c.volunteer_id, hours_rows.c.month)
     table: dict[tuple[int, str], list[int]] = {}
     for vid, month, n, minutes in db.session.execute(contacts):
         table.setdefault((vid, month), [0, 0, 0])[0:2] = [int(n), int(minutes)]

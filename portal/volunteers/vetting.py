@@ -15,7 +15,7 @@ from portal.alerts.service import notify
 from portal.auth.models import User
 from portal.db_types import utcnow
 from portal.referrals.workflow import TransitionRefused
-from portal.volunteers.compliance import dbs_needed, dbs_renewal_due
+from portal.volunteers.compliance import dbs_needed, dbs_renewal_due, level_meets
 from portal.volunteers.models import (
     BuddyMatchStatus,
     DbsLevel,
@@ -53,6 +53,11 @@ def why_not_active(volunteer: Volunteer, today: date) -> list[str]:
         due = dbs_renewal_due(volunteer)
         if volunteer.dbs_level is None:
             missing.append(f"Record their {needed.label.lower()} DBS check")
+        elif not level_meets(volunteer.dbs_level, needed):
+            missing.append(
+                f"Their DBS check is {volunteer.dbs_level.label.lower()}; "
+                f"the role needs {needed.label.lower()}"
+            )
         elif due is not None and due < today:
             missing.append("Their DBS check has run out: record the new one")
     return missing
@@ -128,6 +133,10 @@ def record_references(
             raise TransitionRefused(
                 "The date a reference came cannot be in the future", f"received_{n}"
             )
+        if day < volunteer.joined_portal_on:
+            raise TransitionRefused(
+                "A reference cannot arrive before the person applied", f"received_{n}"
+            )
         if requested_on is not None and day < requested_on:
             raise TransitionRefused(
                 "A reference cannot arrive before it was asked for", f"received_{n}"
@@ -162,7 +171,7 @@ def normalise_certificate(number: str) -> str:
 
 def record_dbs(volunteer: Volunteer, check: DbsCheck, actor: User, today: date) -> None:
     number = normalise_certificate(check.certificate_number)
-    if not (number.isdigit() and len(number) == DBS_CERTIFICATE_DIGITS):
+    if not (number.isascii() and number.isdigit() and len(number) == DBS_CERTIFICATE_DIGITS):
         raise TransitionRefused(
             "Enter the 12-digit certificate number from the DBS certificate", "certificate_number"
         )

@@ -14,6 +14,7 @@ from portal.audit.service import audit
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.cases.models import Contact, ContactMethod, Goal, GoalStatus
+from portal.db_types import london_today
 from portal.extensions import db
 from portal.form_fields import local_to_utc, show_refusal
 from portal.referrals.intake import normalise_postcode
@@ -45,7 +46,7 @@ bp = Blueprint("volunteers", __name__)
 
 
 def _today() -> date:
-    return date.today()
+    return london_today()
 
 
 def _me() -> Volunteer:
