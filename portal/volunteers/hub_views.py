@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.audit.service import audit
@@ -120,6 +121,7 @@ def _volunteer_page(volunteer: Volunteer, status_code: int = 200, **given):
     modules = _modules()
     matches = db.session.scalars(
         sa.select(BuddyMatch)
+        .options(joinedload(BuddyMatch.referral))
         .where(BuddyMatch.volunteer_id == volunteer.id)
         .order_by(BuddyMatch.proposed_at.desc())
     ).all()

@@ -73,8 +73,9 @@ def test_applicant_is_vetted_until_they_can_be_matched(axe_page, live_server, ch
         factories.make_training_module(name="Safeguarding adults", required_for_buddy=True)
         db.session.remove()
 
-    # A person applies on the public form, no login needed.
-    page.goto("/volunteer")
+    # A person finds the public form from the home page and applies, no login needed.
+    page.goto("/")
+    page.get_by_role("link", name="Apply to volunteer").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Volunteer with us")
     check_accessibility(page, "the volunteer sign-up form")
     page.get_by_label("Full name").fill("Maeve Lindqvist")
