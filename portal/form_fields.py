@@ -148,6 +148,11 @@ def utc_to_local_input(value: datetime) -> str:
     return value.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
 
 
+def now_local() -> datetime:
+    """Now on the UK wall clock, to the minute: the default of a date-and-time box."""
+    return datetime.now(LONDON).replace(tzinfo=None, second=0, microsecond=0)
+
+
 class LocalDateTimeField(DateTimeLocalField):
     """A date and time from a `datetime-local` box, or typed as 2026-11-21 14:30 without one."""
 

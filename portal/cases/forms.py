@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -17,14 +15,13 @@ from wtforms.validators import InputRequired, NumberRange, Optional, ValidationE
 
 from portal.cases.models import MAX_CONTACT_MINUTES, ContactMethod, ContactResult, GoalStatus
 from portal.cases.work import CASE_OUTCOMES
-from portal.db_types import utcnow
 from portal.form_fields import (
     DateInputField,
     LocalDateTimeField,
     blank_to_none,
     enum_choices,
     max_length,
-    utc_to_local_input,
+    now_local,
 )
 from portal.measures import scales
 from portal.measures.models import Scale, Stage
@@ -33,14 +30,10 @@ from portal.referrals.forms import VersionedForm
 TEXT_LIMIT = 4000
 
 
-def _now_local() -> datetime:
-    return datetime.strptime(utc_to_local_input(utcnow()), "%Y-%m-%dT%H:%M")
-
-
 class ContactForm(VersionedForm):
     occurred_at = LocalDateTimeField(
         "When",
-        default=_now_local,
+        default=now_local,
         validators=[InputRequired("Enter the date and time of the contact")],
     )
     method = RadioField(

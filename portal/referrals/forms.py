@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,7 +17,6 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Optional, ValidationError
 
 from portal.cases.models import ContactMethod, ContactResult
-from portal.db_types import utcnow
 from portal.form_fields import (
     DateInputField,
     DateOfBirth,
@@ -27,9 +24,9 @@ from portal.form_fields import (
     blank_to_none,
     enum_choices,
     max_length,
+    now_local,
     strip,
     uk_phone,
-    utc_to_local_input,
 )
 from portal.referrals.intake import nhs_number_problem, normalise_postcode
 from portal.referrals.models import (
@@ -363,14 +360,10 @@ class SelfReferralForm(FlaskForm):
             raise ValidationError("Choose your GP practice from the list")
 
 
-def _now_local() -> str:
-    return utc_to_local_input(utcnow())
-
-
 class ContactAttemptForm(FlaskForm):
     occurred_at = LocalDateTimeField(
         "When",
-        default=lambda: datetime.strptime(_now_local(), "%Y-%m-%dT%H:%M"),
+        default=now_local,
         validators=[InputRequired("Enter the date and time of the attempt")],
     )
     method = RadioField(

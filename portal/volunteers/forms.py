@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -27,16 +26,15 @@ from wtforms.validators import (
 )
 
 from portal.cases.models import MAX_CONTACT_MINUTES, ContactMethod
-from portal.db_types import utcnow
 from portal.form_fields import (
     DateInputField,
     LocalDateTimeField,
     blank_to_none,
     enum_choices,
     max_length,
+    now_local,
     strip,
     uk_phone,
-    utc_to_local_input,
 )
 from portal.referrals.forms import optional_int, postcode_check
 from portal.volunteers.models import DbsLevel, HoursKind, LeftReason, VolunteerRole
@@ -47,10 +45,6 @@ TEXT_LIMIT = 2000
 # A referee's address only needs the shape of one: the hub writes to it by hand.
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_LANGUAGES = 10
-
-
-def _now_local() -> datetime:
-    return datetime.strptime(utc_to_local_input(utcnow()), "%Y-%m-%dT%H:%M")
 
 
 def _email_field(label: str, required: str | None) -> EmailField:
@@ -346,7 +340,7 @@ class DeclineForm(FlaskForm):
 
 class BuddyContactForm(FlaskForm):
     occurred_at = LocalDateTimeField(
-        "When", default=_now_local, validators=[InputRequired("Enter the date and time")]
+        "When", default=now_local, validators=[InputRequired("Enter the date and time")]
     )
     method = RadioField(
         "How were you in touch?",

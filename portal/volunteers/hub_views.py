@@ -46,10 +46,6 @@ bp = Blueprint("volunteer_hub", __name__)
 HUB_STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
-def _today() -> date:
-    return london_today()
-
-
 # --- the board ------------------------------------------------------------------------------
 
 
@@ -59,7 +55,7 @@ def board():
     filters = oversight.BoardFilters.from_args(request.args)
     audit("viewed_list", "volunteers", filters.status or "all")
     db.session.commit()
-    page, rows = oversight.board(filters, request.args.get("page"), _today())
+    page, rows = oversight.board(filters, request.args.get("page"), london_today())
     return render(
         "volunteers/board.html",
         "volunteers/partials/_board.html",
@@ -117,7 +113,7 @@ def _forms(volunteer: Volunteer, given: dict) -> dict:
 
 
 def _volunteer_page(volunteer: Volunteer, status_code: int = 200, **given):
-    today = _today()
+    today = london_today()
     modules = _modules()
     matches = db.session.scalars(
         sa.select(BuddyMatch)
@@ -179,7 +175,7 @@ def change_status(volunteer_id: int):
     to = VolunteerStatus(form.status.data)
     reason = LeftReason(form.left_reason.data) if form.left_reason.data else None
     try:
-        vetting.change_status(volunteer, to, current_user, _today(), reason, form.note.data)
+        vetting.change_status(volunteer, to, current_user, london_today(), reason, form.note.data)
         audit("changed", "volunteer", volunteer_id)
         db.session.commit()
     except TransitionRefused as refusal:
@@ -205,7 +201,7 @@ def references(volunteer_id: int):
             volunteer,
             form.requested_on.data,
             (form.received_1.data, form.received_2.data),
-            _today(),
+            london_today(),
         )
         audit("changed", "volunteer", volunteer_id)
         db.session.commit()
@@ -228,7 +224,7 @@ def dbs(volunteer_id: int):
         update_service=form.update_service.data,
     )
     try:
-        vetting.record_dbs(volunteer, check, current_user, _today())
+        vetting.record_dbs(volunteer, check, current_user, london_today())
         audit("changed", "volunteer_dbs", volunteer_id)
         db.session.commit()
     except TransitionRefused as refusal:
@@ -250,7 +246,7 @@ def record_training(volunteer_id: int):
             module,
             form.completed_on.data,
             current_user,
-            _today(),
+            london_today(),
             trainer=form.trainer.data,
             notes=form.notes.data,
         )
@@ -290,7 +286,7 @@ def resend_link(volunteer_id: int):
 def expiring():
     audit("viewed_list", "volunteer_expiry", None)
     db.session.commit()
-    items = reminders.due_items(_today())
+    items = reminders.due_items(london_today())
     return render(
         "volunteers/expiring.html",
         items=items,
@@ -307,20 +303,16 @@ def _month_arg(name: str, default: date) -> date:
         return default
 
 
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
 def _hours_range() -> tuple[date, date]:
     """From the first month up to, not including, the month after the last (at most 2 years)."""
-    this_month = _today().replace(day=1)
+    this_month = london_today().replace(day=1)
     first = _month_arg("from", this_month.replace(month=1))
     last = _month_arg("to", this_month)
     if last < first:
         first, last = last, first
     if (last.year - first.year) * 12 + last.month - first.month > 24:
         first = last.replace(year=last.year - 2)
-    return first, _next_month(last)
+    return first, oversight.next_month(last)
 
 
 @bp.route("/volunteers/supervision")

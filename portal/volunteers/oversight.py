@@ -195,11 +195,16 @@ class HoursRow:
         return self.contact_minutes + self.other_minutes
 
 
+def next_month(day: date) -> date:
+    """The first day of the month after `day`'s."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 def _months(start: date, end: date) -> list[date]:
     months, day = [], start.replace(day=1)
     while day < end:
         months.append(day)
-        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        day = next_month(day)
     return months
 
 

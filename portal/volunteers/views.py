@@ -45,10 +45,6 @@ from portal.web import render
 bp = Blueprint("volunteers", __name__)
 
 
-def _today() -> date:
-    return london_today()
-
-
 def _me() -> Volunteer:
     volunteer = db.session.scalar(
         sa.select(Volunteer)
@@ -110,7 +106,7 @@ def _matches(volunteer: Volunteer, statuses) -> list[BuddyMatch]:
 def me():
     """A volunteer's start page: what needs an answer, who they buddy, training, their time."""
     volunteer = _me()
-    today = _today()
+    today = london_today()
     month, year = time_given.month_and_year(volunteer, today)
     return render(
         "volunteers/me.html",
@@ -226,7 +222,7 @@ def buddy(match_id: int):
 def accept(match_id: int):
     volunteer, match = _my_match(match_id, (BuddyMatchStatus.PROPOSED,))
     try:
-        buddying.accept(match, volunteer, _today())
+        buddying.accept(match, volunteer, london_today())
         audit("changed", "buddy_match", match_id)
         db.session.commit()
     except TransitionRefused as refusal:
@@ -297,7 +293,7 @@ def log_contact(match_id: int):
 
 
 def _hours_page(volunteer: Volunteer, form: HoursForm, status_code: int = 200):
-    today = _today()
+    today = london_today()
     entries = db.session.scalars(
         sa.select(VolunteerHours)
         .where(VolunteerHours.volunteer_id == volunteer.id)
@@ -321,7 +317,7 @@ def _hours_page(volunteer: Volunteer, form: HoursForm, status_code: int = 200):
 def hours():
     volunteer = _me()
     if request.method == "GET":
-        return _hours_page(volunteer, HoursForm(formdata=None, data={"worked_on": _today()}))
+        return _hours_page(volunteer, HoursForm(formdata=None, data={"worked_on": london_today()}))
     form = HoursForm()
     if not form.validate_on_submit():
         return _hours_page(volunteer, form, 400)
@@ -332,7 +328,7 @@ def hours():
             HoursKind(form.kind.data),
             form.total_minutes(),
             form.notes.data,
-            _today(),
+            london_today(),
         )
         db.session.flush()
         audit("created", "volunteer_hours", entry.id)
