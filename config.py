@@ -115,6 +115,19 @@ class Config:
     )
     # An active buddy with no logged contact for this many days is shown to coordinators.
     BUDDY_QUIET_DAYS = _int("BUDDY_QUIET_DAYS", 14)
+    # An activity not confirmed by its organisation for this many months "may be out of date".
+    ACTIVITY_FRESHNESS_MONTHS = _int("ACTIVITY_FRESHNESS_MONTHS", 6)
+    # An organisation answers an activity referral within this many working days...
+    ACTIVITY_RESPONSE_WORKING_DAYS = _int("ACTIVITY_RESPONSE_WORKING_DAYS", 10)
+    # ...and is reminded when this many working days are left.
+    ACTIVITY_REMINDER_WORKING_DAYS = _int("ACTIVITY_REMINDER_WORKING_DAYS", 2)
+    # The town and county given in directory addresses that do not name their own.
+    DIRECTORY_TOWN = os.environ.get("DIRECTORY_TOWN", "Coventry")
+    DIRECTORY_COUNTY = os.environ.get("DIRECTORY_COUNTY", "West Midlands")
+    # The largest CSV of activities a coordinator can import at once.
+    ACTIVITY_IMPORT_MAX_ROWS = _int("ACTIVITY_IMPORT_MAX_ROWS", 2000)
+    # No request body (a form or an uploaded CSV) may be larger than this.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
 
     @classmethod
     def validate(cls) -> None:

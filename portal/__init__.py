@@ -107,6 +107,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.cases.views import bp as cases_bp
     from portal.dashboard.views import bp as dashboard_bp
+    from portal.directory.api import bp as oruk_bp
+    from portal.directory.case_views import bp as case_activities_bp
+    from portal.directory.hub_views import bp as directory_hub_bp
+    from portal.directory.public_views import bp as directory_public_bp
     from portal.directory.views import bp as directory_bp
     from portal.pages import bp as pages_bp
     from portal.referrals.views import bp as referrals_bp
@@ -124,6 +128,10 @@ def _register_blueprints(app: Flask) -> None:
         volunteer_hub_bp,
         volunteer_signup_bp,
         directory_bp,
+        directory_public_bp,
+        directory_hub_bp,
+        case_activities_bp,
+        oruk_bp,
         dashboard_bp,
     ):
         app.register_blueprint(bp)

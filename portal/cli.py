@@ -97,6 +97,19 @@ def register_cli(app: Flask) -> None:
         use_app(current_app._get_current_object())
         send_volunteer_expiry_reminders()
 
+    @app.cli.command("check-directory")
+    def check_directory() -> None:
+        """Run the daily directory jobs now: stale listings, and referral answer deadlines."""
+        from portal.scheduler import (
+            flag_stale_activities,
+            send_activity_referral_reminders,
+            use_app,
+        )
+
+        use_app(current_app._get_current_object())
+        flag_stale_activities()
+        send_activity_referral_reminders()
+
     @app.cli.command("run-scheduler")
     def run_scheduler() -> None:
         """Run the scheduled jobs in this one process (never inside web workers)."""

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from wtforms import DateTimeLocalField, Field
+from wtforms import DateTimeLocalField, Field, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.utils import unset_value
 from wtforms.validators import Length, ValidationError
@@ -167,3 +167,23 @@ class LocalDateTimeField(DateTimeLocalField):
             raise ValueError(
                 f"{self.label.text} must be a real date and time, like 21/11/2026 14:30"
             ) from error
+
+
+class WholeNumberField(IntegerField):
+    """A whole number whose error says what to type, not "Not a valid integer value"."""
+
+    def __init__(self, label=None, validators=None, message: str | None = None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = int(valuelist[0].strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(
+                self.message or f"{self.label.text} must be a whole number, like 12"
+            ) from None

@@ -4,7 +4,13 @@ from portal.alerts.models import Alert
 from portal.audit.models import AuditEvent
 from portal.auth.models import RateLimitCounter, Role, User
 from portal.cases.models import Contact, Goal
-from portal.directory.models import Activity, ActivityReferral, Organisation
+from portal.directory.models import (
+    Activity,
+    ActivityAttendance,
+    ActivityImport,
+    ActivityReferral,
+    Organisation,
+)
 from portal.measures.models import MeasureResponse
 from portal.referrals.models import (
     Neighbourhood,
@@ -25,6 +31,8 @@ from portal.volunteers.models import (
 
 __all__ = [
     "Activity",
+    "ActivityAttendance",
+    "ActivityImport",
     "ActivityReferral",
     "Alert",
     "AuditEvent",

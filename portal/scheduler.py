@@ -40,6 +40,26 @@ def send_volunteer_expiry_reminders() -> None:
         log.info("sent %d volunteer expiry reminders", sent)
 
 
+def flag_stale_activities() -> None:
+    """Tell organisations which published listings have not been checked for months."""
+    from portal.db_types import london_today
+    from portal.directory.listings import flag_stale_activities as flag
+
+    with _app.test_request_context(base_url=_app.config["PORTAL_URL"]):
+        flagged = flag(london_today())
+        log.info("flagged %d activities that may be out of date", flagged)
+
+
+def send_activity_referral_reminders() -> None:
+    """Remind organisations of answers due soon; tell navigators of answers that lapsed."""
+    from portal.db_types import london_today
+    from portal.directory.activity_referrals import send_deadline_reminders
+
+    with _app.test_request_context(base_url=_app.config["PORTAL_URL"]):
+        reminded, lapsed = send_deadline_reminders(london_today())
+        log.info("activity referrals: %d reminders, %d lapsed", reminded, lapsed)
+
+
 def use_app(app: Flask) -> None:
     """The app whose context the jobs run in."""
     global _app
@@ -71,6 +91,23 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
         hour=7,
         minute=30,
         id="send_volunteer_expiry_reminders",
+        replace_existing=True,
+    )
+
+    scheduler.add_job(
+        flag_stale_activities,
+        "cron",
+        hour=7,
+        minute=40,
+        id="flag_stale_activities",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        send_activity_referral_reminders,
+        "cron",
+        hour=7,
+        minute=50,
+        id="send_activity_referral_reminders",
         replace_existing=True,
     )
 

@@ -27,22 +27,31 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Caseloads", "cases.caseload"),
         ("Volunteers", "volunteer_hub.board"),
         ("Training courses", "volunteer_hub.training_modules"),
+        ("Organisations", "directory_hub.organisations_list"),
     ],
     Role.COORDINATOR: [
         ("Triage queue", "referrals.hub"),
         ("Caseloads", "cases.caseload"),
         ("INT referrals", "referrals.int_list"),
         ("Volunteers", "volunteer_hub.board"),
+        ("Organisations", "directory_hub.organisations_list"),
         ("Add a referral", "referrals.new_referral"),
         ("Alerts", "alerts.inbox"),
     ],
-    Role.NAVIGATOR: [("My caseload", "cases.caseload"), ("Alerts", "alerts.inbox")],
+    Role.NAVIGATOR: [
+        ("My caseload", "cases.caseload"),
+        ("Activities", "directory_public.directory"),
+        ("Alerts", "alerts.inbox"),
+    ],
     Role.VOLUNTEER: [
         ("My volunteering", "volunteers.me"),
         ("Log hours", "volunteers.hours"),
         ("My details", "volunteers.profile"),
     ],
-    Role.ORGANISATION_MEMBER: [("My organisation", "directory.my_organisation")],
+    Role.ORGANISATION_MEMBER: [
+        ("My organisation", "directory.my_organisation"),
+        ("Referrals to us", "directory.incoming_referrals"),
+    ],
     Role.PRACTICE_USER: [
         ("Our referrals", "referrals.practice_referrals"),
         ("Refer someone", "referrals.new_referral"),

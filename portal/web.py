@@ -161,6 +161,16 @@ def register_web(app: Flask) -> None:
             405, "That action is not available here", "Go back and use the buttons on the page."
         )
 
+    @app.errorhandler(413)
+    def too_large(exc):
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return _error_page(
+            413,
+            "That file or form is too large",
+            f"The most we can take at once is {limit} MB. Split a large file into smaller "
+            "ones and try again. Nothing was saved.",
+        )
+
     @app.errorhandler(429)
     def too_many(exc):
         return _error_page(

@@ -22,6 +22,9 @@ class AlertKind(LabelledEnum):
     BUDDY_CONCERN = "buddy_concern", "A buddy raised a concern"
     BUDDY_RESPONSE = "buddy_response", "A volunteer answered a buddy proposal"
     ACTIVITY_DECLINED = "activity_declined", "An organisation declined a referral"
+    ACTIVITY_RESPONSE = "activity_response", "An organisation answered a referral"
+    ACTIVITY_NO_RESPONSE = "activity_no_response", "An organisation has not answered in time"
+    ORGANISATION_REGISTERED = "organisation_registered", "An organisation registered"
 
 
 class Alert(db.Model):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.auth.models import User
 from portal.cases.models import Contact, Goal
-from portal.directory.models import ActivityReferral
+from portal.directory.models import ActivityReferral, ActivityReferralStatus
 from portal.extensions import db
 from portal.measures import scales
 from portal.measures.models import MeasureResponse
@@ -31,6 +31,47 @@ class Entry:
     detail: str | None = None
     changes: dict | None = None
     lines: list[str] = field(default_factory=list)
+
+
+def _activity_entries(link: ActivityReferral) -> list[Entry]:
+    """The referral to an activity, and every answer the organisation gave, as separate lines."""
+    title = link.activity.title
+    organisation = link.activity.organisation.name
+    if link.status == ActivityReferralStatus.SIGNPOSTED:
+        return [Entry(link.created_at, "activity", f"Signposted to {title}", _who(link.created_by))]
+    entries = [
+        Entry(
+            link.created_at,
+            "activity",
+            f"Referred to {title} ({organisation})",
+            _who(link.created_by),
+            f"Answer due by {link.respond_by:%-d %B %Y}" if link.respond_by else None,
+        )
+    ]
+    if link.responded_at:
+        declined = link.decline_reason is not None
+        entries.append(
+            Entry(
+                link.responded_at,
+                "activity",
+                f"{organisation} {'declined' if declined else 'accepted'} the referral to {title}",
+                _who(link.responded_by) if link.responded_by else organisation,
+                f"Reason given: {link.decline_reason}" if declined else None,
+            )
+        )
+    for record in link.attendance:
+        came = "came to" if record.attended else "did not come to"
+        entries.append(
+            Entry(
+                record.recorded_at,
+                "activity",
+                f"{link.person_name} {came} {title} on {record.session_on:%-d %B %Y}",
+                organisation,
+            )
+        )
+    if link.ended_at:
+        entries.append(Entry(link.ended_at, "activity", f"Stopped: {title}", "", link.end_reason))
+    return entries
 
 
 def _who(user: User | None) -> str:
@@ -112,19 +153,15 @@ def case_timeline(referral: Referral) -> list[Entry]:
         )
     for link in db.session.scalars(
         sa.select(ActivityReferral)
-        .options(joinedload(ActivityReferral.activity), joinedload(ActivityReferral.created_by))
-        .where(ActivityReferral.referral_id == rid)
-    ):
-        detail = link.decline_reason and f"Reason given: {link.decline_reason}"
-        entries.append(
-            Entry(
-                link.created_at,
-                "activity",
-                f"Referred to {link.activity.title}: {link.status.label.lower()}",
-                _who(link.created_by),
-                detail,
-            )
+        .options(
+            joinedload(ActivityReferral.activity),
+            joinedload(ActivityReferral.created_by),
+            joinedload(ActivityReferral.responded_by),
+            joinedload(ActivityReferral.attendance),
         )
+        .where(ActivityReferral.referral_id == rid)
+    ).unique():
+        entries.extend(_activity_entries(link))
     for match in db.session.scalars(
         sa.select(BuddyMatch)
         .options(

@@ -28,6 +28,7 @@ from portal.cases.forms import (
 from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, GoalStatus
 from portal.cases.timeline import case_timeline
 from portal.db_types import london_today, utcnow
+from portal.directory import activity_referrals
 from portal.extensions import db
 from portal.form_fields import local_to_utc, show_refusal, utc_to_local_input
 from portal.measures.models import Scale, Stage
@@ -154,6 +155,7 @@ def _case_context(referral: Referral, **given) -> dict:
         ),
         "reopen_form": given.pop("reopen_form", None) or ReopenForm(formdata=None),
         "buddy_matches": buddy_panel.matches_for(referral.id),
+        "activity_links": activity_referrals.for_case(referral.id),
         "end_match_form": given.pop("end_match_form", None) or EndMatchForm(formdata=None),
         "end_match_id": given.pop("end_match_id", None),
         "now": utcnow(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
@@ -64,6 +65,7 @@ class Organisation(db.Model):
     website: Mapped[str | None] = mapped_column(sa.String(300))
     address: Mapped[str | None] = mapped_column(sa.Text)
     postcode: Mapped[str | None] = mapped_column(sa.String(8))
+    contact_name: Mapped[str | None] = mapped_column(sa.String(120))
     # Activities appear publicly only once a coordinator has verified the organisation.
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # use_alter breaks the users <-> organisations cycle when the schema is created.
@@ -108,6 +110,11 @@ class Activity(db.Model):
     days: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     start_time: Mapped[time | None]
     end_time: Mapped[time | None]
+    # The first session: the anchor a fortnightly schedule counts from.
+    starts_on: Mapped[date | None]
+    # Monthly: which week of the month (1 to 4, or -1 for the last).
+    monthly_week: Mapped[int | None]
+    schedule_note: Mapped[str | None] = mapped_column(sa.String(200))
     venue_name: Mapped[str | None] = mapped_column(sa.String(160))
     venue_address: Mapped[str | None] = mapped_column(sa.Text)
     postcode: Mapped[str | None] = mapped_column(sa.String(8), index=True)
@@ -131,6 +138,14 @@ class Activity(db.Model):
         enum_type(ActivityStatus), default=ActivityStatus.DRAFT
     )
     last_confirmed_on: Mapped[date | None]
+    # The day the organisation was last told this listing may be out of date.
+    freshness_flagged_on: Mapped[date | None]
+    # Derived from the fields above on every save (see _derive_search_columns), so the
+    # directory filters are plain indexed comparisons on SQLite and PostgreSQL alike.
+    days_mask: Mapped[int] = mapped_column(default=0)
+    categories_mask: Mapped[int] = mapped_column(default=0)
+    postcode_district: Mapped[str | None] = mapped_column(sa.String(4), index=True)
+    search_text: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
@@ -143,6 +158,49 @@ class Activity(db.Model):
     def is_free(self) -> bool:
         return not self.cost_pence
 
+    @property
+    def category_labels(self) -> list[str]:
+        return [ActivityCategory(c).label for c in self.categories or []]
+
+    @property
+    def is_full(self) -> bool:
+        return self.spaces_available == 0
+
+
+CATEGORY_BITS = {category.value: 1 << n for n, category in enumerate(ActivityCategory)}
+
+
+def day_bit(weekday: int) -> int:
+    return 1 << weekday
+
+
+def postcode_district(postcode: str | None) -> str | None:
+    """The outward code of a UK postcode: "CV2 4AB" gives "CV2"."""
+    if not postcode:
+        return None
+    compact = postcode.replace(" ", "").upper()
+    return compact[:-3] if len(compact) > 4 else compact
+
+
+def searchable_text(*parts: str | None) -> str:
+    """Lower-case words separated by single spaces, punctuation dropped: what search matches."""
+    return " ".join(re.sub(r"[\W_]+", " ", " ".join(p for p in parts if p)).lower().split())
+
+
+@sa.event.listens_for(Activity, "before_insert")
+@sa.event.listens_for(Activity, "before_update")
+def _derive_search_columns(mapper, connection, activity: Activity) -> None:
+    activity.days_mask = sum(day_bit(d) for d in set(activity.days or []))
+    activity.categories_mask = sum(CATEGORY_BITS[c] for c in set(activity.categories or []))
+    activity.postcode_district = postcode_district(activity.postcode)
+    activity.search_text = searchable_text(
+        activity.title,
+        activity.description,
+        activity.venue_name,
+        activity.eligibility,
+        " ".join(ActivityCategory(c).label for c in activity.categories or []),
+    )
+
 
 class ActivityReferralStatus(LabelledEnum):
     SUGGESTED = "suggested", "Suggested"
@@ -152,6 +210,14 @@ class ActivityReferralStatus(LabelledEnum):
     ATTENDED = "attended", "Attended"
     STOPPED = "stopped", "Stopped attending"
     SIGNPOSTED = "signposted", "Signposted"
+
+
+# Statuses in which the organisation still owes an answer or the person may still go.
+OPEN_ACTIVITY_REFERRAL = (
+    ActivityReferralStatus.SENT,
+    ActivityReferralStatus.ACCEPTED,
+    ActivityReferralStatus.ATTENDED,
+)
 
 
 class ActivityReferral(db.Model):
@@ -172,14 +238,68 @@ class ActivityReferral(db.Model):
     )
     decline_reason: Mapped[str | None] = mapped_column(sa.String(200))
     respond_by: Mapped[date | None]
+    # What the person agreed the organisation may see: a copy taken when the referral was
+    # sent, so the organisation never reads the case itself.
+    consent_confirmed: Mapped[bool] = mapped_column(default=False)
+    person_name: Mapped[str | None] = mapped_column(sa.String(120))
+    shared_phone: Mapped[str | None] = mapped_column(sa.String(30))
+    shared_email: Mapped[str | None] = mapped_column(sa.String(254))
+    shared_age: Mapped[int | None]
+    shared_note: Mapped[str | None] = mapped_column(sa.Text)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Each once only: the organisation's reminder, and the navigator's "no answer" alert.
+    reminded_on: Mapped[date | None]
+    lapse_notified_on: Mapped[date | None]
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
 
     referral: Mapped[Referral] = relationship()
     activity: Mapped[Activity] = relationship()
-    created_by: Mapped[User] = relationship()
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    responded_by: Mapped[User | None] = relationship(foreign_keys=[responded_by_id])
+    attendance: Mapped[list[ActivityAttendance]] = relationship(
+        back_populates="activity_referral", order_by="ActivityAttendance.session_on.desc()"
+    )
+
+
+class ActivityAttendance(db.Model):
+    """One session: did the person come? Recorded by the organisation."""
+
+    __tablename__ = "activity_attendance"
+    __table_args__ = (
+        sa.UniqueConstraint("activity_referral_id", "session_on", name="one_record_per_session"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_referral_id: Mapped[int] = mapped_column(sa.ForeignKey("activity_referrals.id"))
+    session_on: Mapped[date]
+    attended: Mapped[bool]
+    recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    activity_referral: Mapped[ActivityReferral] = relationship(back_populates="attendance")
+    recorded_by: Mapped[User] = relationship()
+
+
+class ActivityImport(db.Model):
+    """A CSV file that passed every check, held until the coordinator confirms it."""
+
+    __tablename__ = "activity_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    content: Mapped[str] = mapped_column(sa.Text)
+    row_count: Mapped[int]
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship()

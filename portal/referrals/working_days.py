@@ -39,3 +39,13 @@ def working_days_between(start: date, end: date) -> int:
         if first <= day <= end and day.weekday() < 5
     )
     return weekdays - holidays_on_weekdays
+
+
+def add_working_days(start: date, count: int) -> date:
+    """The day `count` working days after `start`: 10 from a Friday is the Friday fortnight."""
+    day = start
+    while count > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            count -= 1
+    return day

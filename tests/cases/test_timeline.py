@@ -129,6 +129,8 @@ def test_every_source_appears_newest_first_with_who_did_it(people):
             decline_reason="The choir is full",
             created_by_id=nav.id,
             created_at=ago(days=5),
+            respond_by=(ago(days=5) + timedelta(days=14)).date(),
+            responded_at=ago(days=4, hours=12),
         ),
         BuddyMatch(
             referral_id=rid,
@@ -170,12 +172,14 @@ def test_every_source_appears_newest_first_with_who_did_it(people):
     entries = case_timeline(db.session.get(Referral, rid))
 
     nadia, cara = "Nadia Navigator (Navigator)", "Cara Coordinator (Hub coordinator)"
+    org = activity.organisation.name
     assert summary(entries) == [
         ("history", "Note for the hub", "The portal"),
         ("measure", "Short Warwick-Edinburgh Mental Wellbeing Scale (review)", nadia),
         ("concern", "Phone: Spoke to the person", nadia),
         ("buddy", "Buddy Val Volunteer: ended", cara),
-        ("activity", "Referred to Tuesday choir: declined", nadia),
+        ("activity", f"{org} declined the referral to Tuesday choir", org),
+        ("activity", f"Referred to Tuesday choir ({org})", nadia),
         ("measure", "UCLA 3-item loneliness scale (baseline)", nadia),
         ("goal", "Goal set", nadia),
         ("contact", "Home visit: Spoke to the person, 30 minutes", nadia),
@@ -195,7 +199,7 @@ def test_every_source_appears_newest_first_with_who_did_it(people):
     assert by_title["Phone: Spoke to the person"].lines == [
         "Safeguarding concern: Bruises on both arms"
     ]
-    assert by_title["Referred to Tuesday choir: declined"].detail == (
+    assert by_title[f"{org} declined the referral to Tuesday choir"].detail == (
         "Reason given: The choir is full"
     )
     assert by_title["UCLA 3-item loneliness scale (baseline)"].lines == [
