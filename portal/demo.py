@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import unicodedata
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 import nhs_number
@@ -26,6 +26,7 @@ from portal.auth.passwords import hash_password
 from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, GoalStatus
 from portal.directory.models import (
     Activity,
+    ActivityAttendance,
     ActivityCategory,
     ActivityReferral,
     ActivityReferralStatus,
@@ -53,6 +54,7 @@ from portal.referrals.models import (
     Route,
     Urgency,
 )
+from portal.referrals.working_days import add_working_days
 from portal.reports.models import QueuedOutcome
 from portal.volunteers.models import (
     BuddyMatch,
@@ -462,6 +464,19 @@ _DECLINE_REASONS = (
     "The person decided it was too far to travel",
     "Not suitable: the venue has no step-free access",
     "The session has moved to evenings, which do not suit",
+)
+_SHARED_NOTES = (
+    "Would like someone to meet her at the door on the first visit.",
+    "Uses a walking stick; a chair near the front would help.",
+    "Quite anxious about groups; may come with a buddy at first.",
+    "Hard of hearing: please speak clearly and face him.",
+    "Prefers to be called in the afternoon.",
+)
+_STOP_REASONS = (
+    "Moved to a group nearer home",
+    "Started a new job on that day",
+    "No longer wanted to come",
+    "Health got worse; may come back later",
 )
 _LEFT_REASONS = (
     LeftReason.MOVED,
@@ -933,6 +948,11 @@ class _Builder:
                 categories=[c.value for c in categories],
                 frequency=frequency,
                 days=list(days),
+                # The first session: a few months back, on the activity's first day.
+                starts_on=self._first_session(days, created) if days else None,
+                monthly_week=self.rng.choice((1, 2, 3, -1))
+                if frequency == Frequency.MONTHLY
+                else None,
                 start_time=time.fromisoformat(start) if start else None,
                 end_time=time.fromisoformat(end) if end else None,
                 venue_name=None if online or start is None else org.name,
@@ -1770,6 +1790,13 @@ class _Builder:
 
     # --- activities and buddies --------------------------------------------------------------
 
+    @staticmethod
+    def _first_session(days, created) -> date:
+        day = created.date()
+        while day.weekday() != min(days):
+            day += timedelta(days=1)
+        return day
+
     def activity_referrals(self) -> None:
         rng = self.rng
         S = ActivityReferralStatus
@@ -1786,6 +1813,14 @@ class _Builder:
             a for a in referable if a.organisation_id == self.organisations[0].id
         ]
         rows: list[ActivityReferral] = []
+        # Answers and attendance are recorded by the organisation's member, where it has one.
+        activity_members = dict(
+            db.session.execute(
+                sa.select(User.organisation_id, sa.func.min(User.id))
+                .where(User.organisation_id.is_not(None))
+                .group_by(User.organisation_id)
+            ).all()
+        )
 
         def pick(case: _Case, pool: list[Activity]) -> Activity:
             wanted = {c.value for r in case.reasons for c in _REASON_CATEGORIES[r]}
@@ -1806,19 +1841,53 @@ class _Builder:
                 sent = min(created + timedelta(minutes=rng.randint(10, 600)), end)
             if status in (S.ACCEPTED, S.DECLINED, S.ATTENDED, S.STOPPED):
                 responded = min(self.later(sent, 1, 6), end)
-            rows.append(
-                ActivityReferral(
-                    referral_id=referral.id,
-                    activity_id=activity.id,
-                    status=status,
-                    decline_reason=rng.choice(_DECLINE_REASONS) if status == S.DECLINED else None,
-                    respond_by=(sent.date() + timedelta(days=14)) if sent else None,
-                    created_by_id=case.navigator.id,
-                    created_at=created,
-                    sent_at=sent,
-                    responded_at=responded,
-                )
+            person = referral.resident
+            shared = sent is not None
+            link = ActivityReferral(
+                referral_id=referral.id,
+                activity_id=activity.id,
+                status=status,
+                decline_reason=rng.choice(_DECLINE_REASONS) if status == S.DECLINED else None,
+                respond_by=add_working_days(sent.date(), 10) if sent else None,
+                consent_confirmed=shared,
+                person_name=person.full_name if shared else None,
+                shared_phone=person.phone if shared and rng.random() < 0.9 else None,
+                shared_age=(
+                    (created.date() - person.date_of_birth).days // 365
+                    if shared and person.date_of_birth and rng.random() < 0.5
+                    else None
+                ),
+                shared_note=rng.choice(_SHARED_NOTES) if shared and rng.random() < 0.6 else None,
+                created_by_id=case.navigator.id,
+                created_at=created,
+                sent_at=sent,
+                responded_at=responded,
+                responded_by_id=activity_members.get(activity.organisation_id)
+                if responded
+                else None,
             )
+            if status in (S.ATTENDED, S.STOPPED) and responded:
+                # Weekly sessions from a few days after the answer, up to the case's end.
+                session = min(responded.date() + timedelta(days=rng.randint(2, 8)), end.date())
+                for _ in range(rng.randint(1, 6)):
+                    if session > end.date():
+                        break
+                    link.attendance.append(
+                        ActivityAttendance(
+                            session_on=session,
+                            attended=rng.random() < 0.85,
+                            recorded_by_id=activity_members.get(activity.organisation_id)
+                            or case.navigator.id,
+                            recorded_at=datetime.combine(session, time(17), tzinfo=UTC),
+                        )
+                    )
+                    session += timedelta(days=7)
+                if link.attendance:
+                    link.attendance[0].attended = True
+            if status == S.STOPPED:
+                link.ended_at = min(self.later(responded or created, 20, 60), end)
+                link.end_reason = rng.choice(_STOP_REASONS)
+            rows.append(link)
 
         open_statuses = (
             S.SUGGESTED,

@@ -374,3 +374,32 @@ def test_every_referral_has_a_history_that_ends_where_it_is(db):
         sent = [e for e in events if e.action == ReferralAction.SENT_TO_INT]
         assert bool(sent) == (referral.route in (Route.INT, Route.BOTH)), referral.reference
         assert (referral.int_neighbourhood_id is not None) == bool(sent), referral.reference
+
+
+def test_demo_directory_has_fresh_and_stale_listings_and_shares_only_with_consent(app, db):
+    from portal.directory import listings, search
+    from portal.directory.models import ActivityAttendance
+    from portal.directory.schedule import next_session
+
+    seed()
+    today = date.today()
+    listed = db.session.scalars(search.listed()).all()
+    stale = [a for a in listed if listings.is_stale(a, today)]
+    assert stale and len(stale) < len(listed)
+    # Every listing with set days has a next session the directory can show.
+    for activity in listed:
+        if activity.days and activity.frequency.value != "by_arrangement":
+            assert next_session(
+                activity.frequency, activity.days, today, activity.starts_on, activity.monthly_week
+            ), activity.title
+    for link in db.session.scalars(sa.select(ActivityReferral)):
+        if link.status in (ActivityReferralStatus.SIGNPOSTED, ActivityReferralStatus.SUGGESTED):
+            assert link.person_name is None and link.shared_phone is None
+        else:
+            assert link.consent_confirmed and link.person_name
+            assert link.respond_by and link.respond_by > link.sent_at.date()
+        if link.status == ActivityReferralStatus.ATTENDED:
+            assert any(record.attended for record in link.attendance), link.id
+        if link.status == ActivityReferralStatus.STOPPED:
+            assert link.ended_at and link.end_reason
+    assert count(db, ActivityAttendance) > 0

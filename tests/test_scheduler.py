@@ -15,6 +15,8 @@ def test_jobs_have_fixed_ids_and_the_london_clock(app):
     assert {"purge_rate_limit_counters", "send_volunteer_expiry_reminders"} <= set(jobs)
     assert str(built.timezone) == "Europe/London"
     assert str(jobs["send_volunteer_expiry_reminders"].trigger) == "cron[hour='7', minute='30']"
+    assert str(jobs["flag_stale_activities"].trigger) == "cron[hour='7', minute='40']"
+    assert str(jobs["send_activity_referral_reminders"].trigger) == "cron[hour='7', minute='50']"
 
 
 def _volunteer_whose_dbs_runs_out_in_five_days():
@@ -42,3 +44,22 @@ def test_cli_runs_the_same_job(app, smtp_server):
     result = app.test_cli_runner().invoke(args=["send-expiry-reminders"])
     assert result.exit_code == 0, result.output
     assert volunteer.user.email in [m["To"] for m in smtp_server.messages]
+
+
+def test_directory_jobs_email_the_organisation_with_public_links_once(app, smtp_server):
+    app.config["PORTAL_URL"] = "https://portal.example.org"
+    organisation = factories.make_organisation(email="hello@group.example.org")
+    factories.make_activity(
+        organisation, title="Old listing", last_confirmed_on=date.today() - timedelta(days=400)
+    )
+    scheduler.use_app(app)
+
+    result = app.test_cli_runner().invoke(args=["check-directory"])
+    assert result.exit_code == 0, result.output
+    scheduler.flag_stale_activities()
+
+    stale_mails = [m for m in smtp_server.messages if "activity listings" in m["Subject"]]
+    assert [m["To"] for m in stale_mails] == ["hello@group.example.org"]
+    body = stale_mails[0].get_body().get_content()
+    assert "Old listing" in body
+    assert "https://portal.example.org/organisation" in body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -78,7 +78,10 @@ def stale_condition(today: date):
     cutoff = stale_before(today)
     return sa.or_(
         Activity.last_confirmed_on < cutoff,
-        sa.and_(Activity.last_confirmed_on.is_(None), Activity.created_at < cutoff),
+        sa.and_(
+            Activity.last_confirmed_on.is_(None),
+            Activity.created_at < datetime.combine(cutoff, time.min, tzinfo=UTC),
+        ),
     )
 
 
