@@ -32,3 +32,19 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def public_form_limit(form_name: str):
+    """The limit on a public form: successful submissions per address, per form.
+
+    Only a redirect (the form was accepted) counts, so someone correcting mistakes is
+    never locked out; each public form has its own count.
+    """
+    from flask import current_app
+
+    return limiter.limit(
+        lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"],
+        key_func=lambda: f"{form_name}:" + (get_remote_address() or ""),
+        methods=["POST"],
+        deduct_when=lambda response: response.status_code == 302,
+    )

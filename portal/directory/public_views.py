@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, redirect, request, session, url_for
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, abort, redirect, request, session, url_for
 from flask_login import current_user
 
 from portal.audit.service import audit
@@ -15,7 +14,7 @@ from portal.directory import listings, organisations, search
 from portal.directory.forms import RegisterOrganisationForm
 from portal.directory.models import ActivityCategory
 from portal.directory.schedule import DAY_NAMES, TIMES_OF_DAY, describe, next_session
-from portal.extensions import db, limiter
+from portal.extensions import db, public_form_limit
 from portal.mail import MailError
 from portal.referrals.models import Referral
 from portal.referrals.queue import id_arg
@@ -116,17 +115,8 @@ def activity(activity_uuid: str):
     )
 
 
-def _succeeded(response) -> bool:
-    return response.status_code == 302
-
-
 @bp.route("/organisations/register", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"],
-    key_func=lambda: "organisation-register:" + (get_remote_address() or ""),
-    methods=["POST"],
-    deduct_when=_succeeded,
-)
+@public_form_limit("organisation-register")
 def register():
     form = RegisterOrganisationForm()
     if form.validate_on_submit():

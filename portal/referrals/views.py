@@ -16,7 +16,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -26,7 +25,7 @@ from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
 from portal.cases.models import Contact, ContactMethod, ContactResult
 from portal.db_types import utcnow
-from portal.extensions import db, limiter
+from portal.extensions import db, public_form_limit
 from portal.form_fields import local_to_utc
 from portal.referrals import intake, workflow
 from portal.referrals.forms import (
@@ -186,17 +185,8 @@ def new_referral():
     return render("referrals/new.html", form=form, is_practice=is_practice, status_code=status)
 
 
-def _self_referral_succeeded(response) -> bool:
-    return response.status_code == 302
-
-
 @bp.route("/refer-yourself", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"],
-    key_func=lambda: "self-referral:" + (get_remote_address() or ""),
-    methods=["POST"],
-    deduct_when=_self_referral_succeeded,
-)
+@public_form_limit("self-referral")
 def self_referral():
     """The public self-referral form: no login, nothing about anyone else ever shown."""
     form = SelfReferralForm(practices=_practices())

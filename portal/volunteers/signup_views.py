@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, redirect, session, url_for
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, redirect, session, url_for
 
 from portal.audit.service import audit
-from portal.extensions import db, limiter
+from portal.extensions import db, public_form_limit
 from portal.mail import MailError
 from portal.volunteers import signup
 from portal.volunteers.forms import SignUpForm, language_list
@@ -20,17 +19,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("volunteer_signup", __name__)
 
 
-def _succeeded(response) -> bool:
-    return response.status_code == 302
-
-
 @bp.route("/volunteer", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"],
-    key_func=lambda: "volunteer-signup:" + (get_remote_address() or ""),
-    methods=["POST"],
-    deduct_when=_succeeded,
-)
+@public_form_limit("volunteer-signup")
 def sign_up():
     form = SignUpForm()
     if form.validate_on_submit():
