@@ -223,6 +223,18 @@ def stop(link: ActivityReferral, by: User, reason: str) -> None:
         )
 
 
+def send_withdrawn_email(link: ActivityReferral) -> None:
+    """The organisation should stop expecting the person; still no personal details by email."""
+    address = url_for("directory.incoming_referral", link_id=link.id, _external=True)
+    for recipient in organisations.recipients(link.activity.organisation):
+        send_email(
+            recipient,
+            f"A referral to {link.activity.title} was withdrawn",
+            f"Hello,\n\nThe hub has withdrawn a referral to {link.activity.title}, so there is "
+            f"nothing more to do for it. The details are here:\n{address}",
+        )
+
+
 def is_overdue(link: ActivityReferral, today: date) -> bool:
     return link.status == S.SENT and link.respond_by is not None and today > link.respond_by
 

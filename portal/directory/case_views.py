@@ -139,5 +139,9 @@ def withdraw(referral_id: int, link_id: int):
         return _back(referral)
     audit("changed", "activity_referral", link.id)
     db.session.commit()
+    try:
+        referrals_to_activities.send_withdrawn_email(link)
+    except MailError:
+        flash("The email telling the organisation did not send; they see it when they log in.")
     flash(f"The referral to {link.activity.title} is withdrawn.", "success")
     return _back(referral)
