@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from wtforms import DateTimeLocalField, Field, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.utils import unset_value
-from wtforms.validators import Length, ValidationError
+from wtforms.validators import Length, StopValidation, ValidationError
 from wtforms.widgets import TextInput
 
 LONDON = ZoneInfo("Europe/London")
@@ -187,3 +187,8 @@ class WholeNumberField(IntegerField):
             raise ValueError(
                 self.message or f"{self.label.text} must be a whole number, like 12"
             ) from None
+
+    def pre_validate(self, form):
+        # What was typed is not a number: that one message is enough, so no range check.
+        if self.process_errors:
+            raise StopValidation()

@@ -60,12 +60,14 @@ def why_not_referable(activity: Activity) -> str | None:
     return None
 
 
-def _open_link(referral: Referral, activity: Activity) -> ActivityReferral | None:
+def _open_link(
+    referral: Referral, activity: Activity, *statuses: ActivityReferralStatus
+) -> ActivityReferral | None:
     return db.session.scalar(
         sa.select(ActivityReferral).where(
             ActivityReferral.referral_id == referral.id,
             ActivityReferral.activity_id == activity.id,
-            ActivityReferral.status.in_([*OPEN_ACTIVITY_REFERRAL, S.SIGNPOSTED]),
+            ActivityReferral.status.in_(statuses),
         )
     )
 
@@ -82,7 +84,8 @@ def refer(
     reason = why_not_referable(activity)
     if reason:
         raise TransitionRefused(reason, None)
-    if _open_link(referral, activity) is not None:
+    # Being told about an activity earlier (signposted) does not stop a referral now.
+    if _open_link(referral, activity, *OPEN_ACTIVITY_REFERRAL) is not None:
         raise TransitionRefused(
             f"{referral.resident.full_name} has already been referred to this activity.", None
         )
@@ -110,7 +113,7 @@ def signpost(referral: Referral, activity: Activity, by: User) -> ActivityReferr
     """The person was told about the activity and will contact it themselves."""
     if activity.status != ActivityStatus.PUBLISHED or not activity.organisation.is_verified:
         raise TransitionRefused("This activity is not open in the directory just now.", None)
-    if _open_link(referral, activity) is not None:
+    if _open_link(referral, activity, *OPEN_ACTIVITY_REFERRAL, S.SIGNPOSTED) is not None:
         raise TransitionRefused(
             f"{referral.resident.full_name} is already linked to this activity.", None
         )

@@ -40,7 +40,7 @@ def _whole_number(name: str, default: int) -> int | None:
     value = request.args.get(name)
     if value is None or value == "":
         return default
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 @bp.route("/")
@@ -83,7 +83,7 @@ def services():
         if normalise_postcode(postcode) is None:
             return _bad("postcode must be a UK postcode, like CV1 2AB")
         filters.district = postcode_district(postcode) or ""
-    found = search.search(filters, str(page), per_page)
+    found = search.search(filters, page, per_page)
     today = london_today()
     return _json(
         oruk.page_envelope(

@@ -208,15 +208,15 @@ def check(content: bytes, organisation: Organisation, max_rows: int) -> CheckedF
         return result
     reader.fieldnames = headers
     for number, row in enumerate(reader, start=2):
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue  # a blank line, as spreadsheets often leave at the end
         if len(result.rows) >= max_rows:
             result.file_problem = (
                 f"The file has more than {max_rows:,} activities. Split it into files of "
                 f"{max_rows:,} or fewer and import each one."
             )
-            result.rows = []
+            result.rows, result.problems = [], []
             return result
-        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-            continue  # a blank line, as spreadsheets often leave at the end
         _check_row(number, row, organisation, result)
     if not result.rows and not result.problems:
         result.file_problem = "The file has no activities in it, only the header row"

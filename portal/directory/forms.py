@@ -260,19 +260,18 @@ class ActivityForm(FlaskForm):
         default="no",
         validators=[DataRequired("Choose where it happens")],
     )
+    # No Optional(): it would stop the check that an in-person activity has a venue.
     venue_name = StringField(
         "Venue name",
         filters=[blank_to_none],
-        validators=[Optional(), max_length("Venue name", 160)],
+        validators=[max_length("Venue name", 160)],
     )
     venue_address = TextAreaField(
         "Venue address",
         filters=[blank_to_none],
         validators=[Optional(), max_length("Venue address", 500)],
     )
-    postcode = StringField(
-        "Venue postcode", filters=[blank_to_none], validators=[Optional(), postcode_check]
-    )
+    postcode = StringField("Venue postcode", filters=[blank_to_none], validators=[postcode_check])
     cost = MoneyField(
         "Cost per session, in pounds",
         description="Leave empty if it is free. For example 3.50",

@@ -137,7 +137,7 @@ def send_welcome(organisation: Organisation) -> None:
 def _tell_existing(registration: Registration) -> None:
     hub = current_app.config["HUB_NAME"]
     send_email(
-        registration.contact_email,
+        normalise_email(registration.contact_email),
         f"You already have an account with {hub}",
         f"Hello,\n\nSomeone (probably you) tried to register {registration.name} with {hub} "
         "using this email address, which already has an account, so nothing was saved.\n\n"

@@ -65,7 +65,7 @@ class SearchFilters:
     @classmethod
     def from_args(cls, args) -> SearchFilters:
         """Filters from a query string; values that are not choices are ignored."""
-        days = [int(d) for d in args.getlist("day") if d.isdigit() and int(d) < 7]
+        days = [int(d) for d in args.getlist("day") if d in ("0", "1", "2", "3", "4", "5", "6")]
         typed_district = (args.get("district") or "").strip()[:10]
         district, error = typed_district, None
         if typed_district:
@@ -127,10 +127,12 @@ def _escape_like(word: str) -> str:
 def _word_condition(word: str):
     """A word starting the text or after a space: "walk" finds "walking", not "sidewalk"."""
     pattern = _escape_like(word)
+    name = sa.func.lower(Organisation.name)
     return sa.or_(
         Activity.search_text.like(f"{pattern}%", escape="\\"),
         Activity.search_text.like(f"% {pattern}%", escape="\\"),
-        sa.func.lower(Organisation.name).like(f"%{pattern}%", escape="\\"),
+        name.like(f"{pattern}%", escape="\\"),
+        name.like(f"% {pattern}%", escape="\\"),
     )
 
 
@@ -194,15 +196,18 @@ def _ordered(statement: sa.Select, filters: SearchFilters) -> sa.Select:
     return statement.order_by(*order, Activity.title, Activity.id)
 
 
-def search(filters: SearchFilters, page_arg: str | None, per_page: int = PAGE_SIZE) -> Page:
+def search(filters: SearchFilters, page: int | str | None, per_page: int = PAGE_SIZE) -> Page:
+    """One page of results; a page past the last is empty (and never asks the database)."""
     statement = query(filters)
     total = db_count(statement)
-    page = id_arg(page_arg) or 1
-    items = list(
-        db.session.scalars(
-            _ordered(statement, filters).limit(per_page).offset((page - 1) * per_page)
+    if not isinstance(page, int):
+        page = id_arg(page) or 1
+    offset = (page - 1) * per_page
+    items = []
+    if offset < total:
+        items = list(
+            db.session.scalars(_ordered(statement, filters).limit(per_page).offset(offset))
         )
-    )
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 

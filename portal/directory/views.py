@@ -285,7 +285,7 @@ def _incoming_page(link: ActivityReferral, status_code: int = 200, **forms):
         decline_form=forms.get("decline_form") or DeclineReferralForm(formdata=None),
         attendance_form=forms.get("attendance_form") or AttendanceForm(formdata=None),
         stop_form=forms.get("stop_form") or StopReferralForm(formdata=None),
-        answer_form=AnswerForm(formdata=None),
+        answer_form=forms.get("answer_form") or AnswerForm(formdata=None),
         status_code=status_code,
     )
 
