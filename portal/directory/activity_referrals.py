@@ -28,6 +28,7 @@ from portal.directory.models import (
     Organisation,
 )
 from portal.extensions import db
+from portal.form_fields import LONDON
 from portal.mail import send_email
 from portal.referrals.models import Referral
 from portal.referrals.workflow import TransitionRefused
@@ -173,7 +174,8 @@ def record_attendance(
     _require(link, S.ACCEPTED, S.ATTENDED)
     if session_on > today:
         raise TransitionRefused("The session date must be today or in the past.", "session_on")
-    sent_on = (link.sent_at or link.created_at).date()
+    # The day as the hub and the organisation count it, as the referral page shows it.
+    sent_on = (link.sent_at or link.created_at).astimezone(LONDON).date()
     if session_on < sent_on:
         raise TransitionRefused(
             "The session date must be on or after the day the referral was sent "

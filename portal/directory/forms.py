@@ -21,7 +21,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, NumberRange, Optional, ValidationError
 
 from portal.directory.models import Activity, ActivityCategory, Frequency
-from portal.directory.organisations import normalise_charity_number, normalise_company_number
+from portal.directory.organisations import (
+    is_web_address,
+    normalise_charity_number,
+    normalise_company_number,
+)
 from portal.directory.schedule import DAY_NAMES, WEEKS_OF_MONTH
 from portal.directory.search import ACCESS_FEATURES
 from portal.form_fields import (
@@ -104,8 +108,10 @@ class MoneyField(StringField):
 
 
 def _web_address(form, field):
-    if field.data and not re.match(r"^https?://[^\s/$.?#].[^\s]*$", field.data):
-        raise ValidationError("Enter a web address starting with https://")
+    if field.data and not is_web_address(field.data):
+        raise ValidationError(
+            "Enter a web address starting with https://, like https://www.example.org"
+        )
 
 
 def _charity_number(form, field):

@@ -24,6 +24,17 @@ _CHARITY_NUMBER = re.compile(r"^(\d{6,7}|SC\d{6}|NIC\d{6})$")
 _COMPANY_NUMBER = re.compile(r"^(\d{8}|[A-Z]{2}\d{6})$")
 
 
+# An http(s) address made only of the characters a URI may hold (RFC 3986): what the
+# Open Referral UK schema accepts as a "uri". Other characters must be %-encoded.
+_WEB_ADDRESS = re.compile(
+    r"^https?://[A-Za-z0-9\-._~]+(:\d+)?([/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*)?$"
+)
+
+
+def is_web_address(value: str | None) -> bool:
+    return bool(value) and _WEB_ADDRESS.match(value) is not None
+
+
 def normalise_charity_number(text: str | None) -> str | None:
     """`sc 012345` → `SC012345`; None if it is not the shape of a UK charity number."""
     compact = re.sub(r"[\s-]+", "", (text or "").upper())

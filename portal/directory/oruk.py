@@ -14,7 +14,7 @@ from flask import current_app, url_for
 
 from portal.directory import listings
 from portal.directory.models import Activity, ActivityCategory, Frequency, Organisation
-from portal.directory.organisations import charity_register
+from portal.directory.organisations import charity_register, is_web_address
 from portal.directory.schedule import describe
 from portal.directory.search import ACCESS_FEATURES
 
@@ -42,7 +42,7 @@ def _timestamp(value: datetime) -> str:
 
 
 def _web_address(value: str | None) -> str | None:
-    return value if value and value.startswith(("https://", "http://")) else None
+    return value if is_web_address(value) else None
 
 
 def _drop_empty(data: dict) -> dict:
