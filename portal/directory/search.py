@@ -19,7 +19,6 @@ from portal.cases.caseload import Page
 from portal.directory.models import (
     CATEGORY_BITS,
     Activity,
-    ActivityCategory,
     ActivityStatus,
     Organisation,
     day_bit,
@@ -217,7 +216,3 @@ def db_count(statement: sa.Select) -> int:
             statement.with_only_columns(Activity.id).order_by(None).subquery()
         )
     )
-
-
-def category_choices() -> list[tuple[str, str]]:
-    return ActivityCategory.choices()

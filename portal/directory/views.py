@@ -299,97 +299,81 @@ def incoming_referral(link_id: int):
     return _incoming_page(link)
 
 
-def _answer(link: ActivityReferral, form, action, form_name: str):
-    """Apply one answer, keeping the form and its message on the page when it is refused."""
+def _answer(link_id: int, form_class, form_name: str, action, done: str, anchor=None):
+    """One answer to a referral: check the form, apply the rule, and say what happened.
+
+    A refusal or a stale page keeps the form and its message on the referral's page.
+    """
+    link = _incoming(link_id)
+    form = form_class()
+    if not form.validate_on_submit():
+        return _incoming_page(link, 400, **{form_name: form})
     if form.version.data and form.version.data != str(link.version):
         form.form_errors = [CONFLICT]
         return _incoming_page(link, 409, **{form_name: form})
     try:
-        action()
+        action(link, form)
         db.session.flush()
     except TransitionRefused as refusal:
         db.session.rollback()
         show_refusal(form, refusal)
-        return _incoming_page(_incoming(link.id), 400, **{form_name: form})
+        return _incoming_page(_incoming(link_id), 400, **{form_name: form})
     except StaleDataError:
         db.session.rollback()
         form.form_errors = [CONFLICT]
-        return _incoming_page(_incoming(link.id), 409, **{form_name: form})
+        return _incoming_page(_incoming(link_id), 409, **{form_name: form})
     audit("changed", "activity_referral", link.id)
     db.session.commit()
-    return None
+    flash(done.format(name=link.person_name), "success")
+    return redirect(url_for(".incoming_referral", link_id=link.id, _anchor=anchor))
 
 
 @bp.post("/organisation/referrals/<int:link_id>/accept")
 @roles_required(MEMBER)
 def accept_referral(link_id: int):
-    link = _incoming(link_id)
-    form = AnswerForm()
-    if not form.validate_on_submit():
-        abort(400)
-    refused = _answer(
-        link, form, lambda: referrals_to_activities.accept(link, current_user), "answer_form"
+    return _answer(
+        link_id,
+        AnswerForm,
+        "answer_form",
+        lambda link, form: referrals_to_activities.accept(link, current_user),
+        "You accepted {name}. The navigator has been told.",
     )
-    if refused is not None:
-        return refused
-    flash(f"You accepted {link.person_name}. The navigator has been told.", "success")
-    return redirect(url_for(".incoming_referral", link_id=link.id))
 
 
 @bp.post("/organisation/referrals/<int:link_id>/decline")
 @roles_required(MEMBER)
 def decline_referral(link_id: int):
-    link = _incoming(link_id)
-    form = DeclineReferralForm()
-    if not form.validate_on_submit():
-        return _incoming_page(link, 400, decline_form=form)
-    refused = _answer(
-        link,
-        form,
-        lambda: referrals_to_activities.decline(link, current_user, form.reason.data),
+    return _answer(
+        link_id,
+        DeclineReferralForm,
         "decline_form",
+        lambda link, form: referrals_to_activities.decline(link, current_user, form.reason.data),
+        "You declined the referral. The navigator has been told why.",
     )
-    if refused is not None:
-        return refused
-    flash("You declined the referral. The navigator has been told why.", "success")
-    return redirect(url_for(".incoming_referral", link_id=link.id))
 
 
 @bp.post("/organisation/referrals/<int:link_id>/attendance")
 @roles_required(MEMBER)
 def record_attendance(link_id: int):
-    link = _incoming(link_id)
-    form = AttendanceForm()
-    if not form.validate_on_submit():
-        return _incoming_page(link, 400, attendance_form=form)
-    refused = _answer(
-        link,
-        form,
-        lambda: referrals_to_activities.record_attendance(
+    return _answer(
+        link_id,
+        AttendanceForm,
+        "attendance_form",
+        lambda link, form: referrals_to_activities.record_attendance(
             link, current_user, form.session_on.data, form.attended.data == "yes", london_today()
         ),
-        "attendance_form",
+        "Attendance saved.",
+        anchor="attendance",
     )
-    if refused is not None:
-        return refused
-    flash("Attendance saved.", "success")
-    return redirect(url_for(".incoming_referral", link_id=link.id, _anchor="attendance"))
 
 
 @bp.post("/organisation/referrals/<int:link_id>/stop")
 @roles_required(MEMBER)
 def stop_referral(link_id: int):
-    link = _incoming(link_id)
-    form = StopReferralForm()
-    if not form.validate_on_submit():
-        return _incoming_page(link, 400, stop_form=form)
-    refused = _answer(
-        link,
-        form,
-        lambda: referrals_to_activities.stop(link, current_user, form.reason.data),
+    return _answer(
+        link_id,
+        StopReferralForm,
         "stop_form",
+        lambda link, form: referrals_to_activities.stop(link, current_user, form.reason.data),
+        "Saved: they no longer attend. The navigator has been told.",
     )
-    if refused is not None:
-        return refused
-    flash("Saved: they no longer attend. The navigator has been told.", "success")
-    return redirect(url_for(".incoming_referral", link_id=link.id))
