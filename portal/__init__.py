@@ -112,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.directory.hub_views import bp as directory_hub_bp
     from portal.directory.public_views import bp as directory_public_bp
     from portal.directory.views import bp as directory_bp
+    from portal.matching.views import bp as matching_bp
     from portal.pages import bp as pages_bp
     from portal.referrals.views import bp as referrals_bp
     from portal.volunteers.hub_views import bp as volunteer_hub_bp
@@ -132,6 +133,7 @@ def _register_blueprints(app: Flask) -> None:
         directory_hub_bp,
         case_activities_bp,
         oruk_bp,
+        matching_bp,
         dashboard_bp,
     ):
         app.register_blueprint(bp)

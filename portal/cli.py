@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -109,6 +110,31 @@ def register_cli(app: Flask) -> None:
         use_app(current_app._get_current_object())
         flag_stale_activities()
         send_activity_referral_reminders()
+
+    @app.cli.command("import-postcodes")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    def import_postcodes(path: Path) -> None:
+        """Load postcode district centroids from an ONS Postcode Directory CSV or outcode table."""
+        from portal.matching import postcodes
+
+        if not path.exists():
+            click.echo(f"There is no file at {path}", err=True)
+            sys.exit(1)
+        try:
+            reading = postcodes.read_file(path)
+        except postcodes.PostcodeFileRefused as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        if not reading.districts:
+            click.echo(f"No usable rows in {path}: nothing was changed.", err=True)
+            sys.exit(1)
+        count = postcodes.store(reading, f"{reading.layout}: {path.name}")
+        db.session.commit()
+        click.echo(
+            f"{count} postcode districts loaded from {reading.rows} rows "
+            f"({reading.layout}); {reading.skipped} rows skipped "
+            "(terminated, no position, or not a postcode)."
+        )
 
     @app.cli.command("run-scheduler")
     def run_scheduler() -> None:

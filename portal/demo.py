@@ -666,6 +666,39 @@ class _Builder:
         self.buddy_matches()
         self.volunteer_time()
         self.follow_up()
+        self.matching()
+
+    def matching(self) -> None:
+        """Where the CV districts are, navigators' teams and languages, what people would like."""
+        from portal.matching.postcodes import load_demo_area
+        from portal.volunteers.profile import INTERESTS, SLOTS
+
+        load_demo_area()
+        rng = self.rng
+        teams = [0, 1, 2, 1, 0]
+        languages = [[], ["Punjabi", "Urdu"], ["Polish"], [], []]
+        for navigator, team, spoken in zip(self.navigators, teams, languages, strict=True):
+            navigator.neighbourhood_id = self.neighbourhoods[team].id
+            navigator.languages = spoken
+        buddied = set(
+            db.session.scalars(
+                sa.select(BuddyMatch.referral_id).where(
+                    BuddyMatch.status.in_((BuddyMatchStatus.PROPOSED, BuddyMatchStatus.ACTIVE))
+                )
+            )
+        )
+        working = db.session.scalars(
+            sa.select(Referral)
+            .where(Referral.status.in_((ReferralStatus.ASSIGNED, ReferralStatus.ACTIVE)))
+            .order_by(Referral.id)
+        ).all()
+        for referral in working:
+            referral.availability = sorted(rng.sample(SLOTS, rng.randint(2, 6)), key=SLOTS.index)
+            referral.interests = sorted(rng.sample(INTERESTS, rng.randint(0, 3)))
+            referral.access_needs = ["step_free"] if rng.random() < 0.2 else []
+            lonely = ReferralReason.LONELINESS in referral.reason_codes
+            referral.wants_buddy = referral.id not in buddied and lonely and rng.random() < 0.6
+        db.session.flush()
 
     def volunteer_time(self) -> None:
         """Buddies' contacts with the people they support, their next meetings, and other hours."""

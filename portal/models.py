@@ -11,6 +11,7 @@ from portal.directory.models import (
     ActivityReferral,
     Organisation,
 )
+from portal.matching.models import MatchDecision, MatchingWeight, PostcodeDistrict
 from portal.measures.models import MeasureResponse
 from portal.referrals.models import (
     Neighbourhood,
@@ -39,10 +40,13 @@ __all__ = [
     "BuddyMatch",
     "Contact",
     "Goal",
+    "MatchDecision",
+    "MatchingWeight",
     "MeasureResponse",
     "Neighbourhood",
     "Organisation",
     "OutcomeReport",
+    "PostcodeDistrict",
     "Practice",
     "QueuedOutcome",
     "RateLimitCounter",

@@ -14,7 +14,7 @@ from portal.extensions import db
 
 if TYPE_CHECKING:
     from portal.directory.models import Organisation
-    from portal.referrals.models import Practice
+    from portal.referrals.models import Neighbourhood, Practice
 
 
 class Role(LabelledEnum):
@@ -68,6 +68,9 @@ class User(db.Model):
     # Navigators: how many open cases they can hold, and whether they are a volunteer navigator.
     caseload_capacity: Mapped[int | None]
     is_volunteer_navigator: Mapped[bool] = mapped_column(default=False)
+    # Navigators: the neighbourhood team they work with, and languages besides English.
+    neighbourhood_id: Mapped[int | None] = mapped_column(sa.ForeignKey("neighbourhoods.id"))
+    languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     phone: Mapped[str | None] = mapped_column(sa.String(30))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -75,6 +78,7 @@ class User(db.Model):
 
     practice: Mapped[Practice | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship(foreign_keys=[organisation_id])
+    neighbourhood: Mapped[Neighbourhood | None] = relationship()
 
     # Flask-Login's user protocol.
     @property

@@ -29,8 +29,12 @@ from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, Goa
 from portal.cases.timeline import case_timeline
 from portal.db_types import london_today, utcnow
 from portal.directory import activity_referrals
+from portal.directory.search import ACCESS_FEATURES
 from portal.extensions import db
 from portal.form_fields import local_to_utc, show_refusal, utc_to_local_input
+from portal.matching import decisions
+from portal.matching import pools as matching_pools
+from portal.matching.models import MatchKind
 from portal.measures.models import Scale, Stage
 from portal.measures.scales import AnswersRefused
 from portal.referrals import workflow
@@ -40,6 +44,7 @@ from portal.reports.queue import latest_for
 from portal.volunteers import buddying
 from portal.volunteers.forms import EndMatchForm, ProposeBuddyForm
 from portal.volunteers.models import BuddyMatch
+from portal.volunteers.profile import describe_availability
 from portal.web import render, wants_partial
 
 bp = Blueprint("cases", __name__)
@@ -159,6 +164,8 @@ def _case_context(referral: Referral, **given) -> dict:
         "end_match_form": given.pop("end_match_form", None) or EndMatchForm(formdata=None),
         "end_match_id": given.pop("end_match_id", None),
         "now": utcnow(),
+        "describe_availability": describe_availability,
+        "access_labels": lambda keys: [ACCESS_FEATURES[k] for k in keys if k in ACCESS_FEATURES],
         **given,
     }
 
@@ -558,9 +565,18 @@ def reassign(referral_id: int):
         form.version.data = str(referral.version)
         return _case_page(referral, 409, reassign_form=form)
     navigator = db.session.get(User, form.navigator_id.data)
+    ranking = matching_pools.suggest_navigators(referral, london_today())
     try:
         workflow.assign(referral, workflow.Actor.of(current_user), navigator)
         workflow.stamp_versions(referral)
+        decisions.record(
+            ranking,
+            MatchKind.NAVIGATOR,
+            referral_id,
+            navigator.id,
+            current_user.id,
+            from_suggestions=request.form.get("from_suggestions") == "1",
+        )
     except workflow.TransitionRefused as refusal:
         db.session.rollback()
         show_refusal(form, refusal)
@@ -674,9 +690,19 @@ def propose_buddy(referral_id: int):
     if not form.validate_on_submit() or volunteer is None:
         form.volunteer_id.errors = ["Choose a volunteer from the list"]
         return _propose_page(referral, form, 400)
+    # Taken before the proposal changes anyone's load: the ranking the proposer could see.
+    ranking = matching_pools.suggest_buddies(referral, london_today())
     try:
         buddying.propose(referral, volunteer, current_user, london_today())
         db.session.flush()
+        decisions.record(
+            ranking,
+            MatchKind.BUDDY,
+            referral_id,
+            volunteer.id,
+            current_user.id,
+            from_suggestions=request.form.get("from_suggestions") == "1",
+        )
         audit("created", "buddy_match", referral_id)
         db.session.commit()
     except workflow.TransitionRefused as refusal:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from portal.audit.service import audit
@@ -16,6 +16,9 @@ from portal.directory.models import ActivityReferral
 from portal.directory.search import listed
 from portal.extensions import db
 from portal.mail import MailError
+from portal.matching import decisions
+from portal.matching import pools as matching_pools
+from portal.matching.models import MatchKind
 from portal.referrals.models import Referral
 from portal.referrals.queue import referral_with_people
 from portal.referrals.workflow import TransitionRefused
@@ -62,6 +65,7 @@ def refer(referral_id: int, activity_id: int):
             age=form.share_age.data,
             note=form.note.data,
         )
+        ranking = matching_pools.suggest_activities(referral, london_today())
         try:
             link = referrals_to_activities.refer(
                 referral, activity, current_user, shared, london_today()
@@ -70,6 +74,15 @@ def refer(referral_id: int, activity_id: int):
             db.session.rollback()
             form.form_errors = [refused.message]
         else:
+            db.session.flush()
+            decisions.record(
+                ranking,
+                MatchKind.ACTIVITY,
+                referral.id,
+                activity.id,
+                current_user.id,
+                from_suggestions=request.form.get("from_suggestions") == "1",
+            )
             audit("created", "activity_referral", link.id)
             db.session.commit()
             try:
@@ -94,6 +107,8 @@ def refer(referral_id: int, activity_id: int):
         activity=activity,
         form=form,
         refusal=refusal,
+        suggested=request.values.get("suggested") == "1"
+        or request.form.get("from_suggestions") == "1",
         status_code=status,
     )
 

@@ -219,6 +219,12 @@ class Referral(db.Model):
     support_level: Mapped[int | None] = mapped_column(sa.SmallInteger)
     navigator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     preferred_buddy_gender: Mapped[str | None] = mapped_column(sa.String(40))
+    # What matching weighs, recorded with the person: when they are free ("tue_morning"),
+    # what they enjoy, the access features they need, and whether they would like a buddy.
+    availability: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    interests: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    access_needs: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    wants_buddy: Mapped[bool] = mapped_column(default=False)
     # Set when triage routes the referral to an INT: the team of the person's practice then.
     int_neighbourhood_id: Mapped[int | None] = mapped_column(sa.ForeignKey("neighbourhoods.id"))
     int_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -24,9 +24,12 @@ from portal.audit.service import audit
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
 from portal.cases.models import Contact, ContactMethod, ContactResult
-from portal.db_types import utcnow
+from portal.db_types import london_today, utcnow
 from portal.extensions import db, public_form_limit
 from portal.form_fields import local_to_utc
+from portal.matching import decisions
+from portal.matching import pools as matching_pools
+from portal.matching.models import MatchKind
 from portal.referrals import intake, workflow
 from portal.referrals.forms import (
     AddInformationForm,
@@ -55,6 +58,7 @@ from portal.referrals.models import (
 )
 from portal.referrals.queue import (
     QueueFilters,
+    id_arg,
     navigators_with_caseload,
     queue_query,
     referral_with_people,
@@ -244,6 +248,10 @@ def _forms(referral: Referral, **given):
     for name in ("triage_form", "close_form"):
         if forms[name].version.data in (None, ""):
             forms[name].version.data = str(referral.version)
+    # Chosen from the suggested navigators: the triage form starts with them picked.
+    suggested = id_arg(request.args.get("navigator"))
+    if "triage_form" not in given and suggested is not None:
+        forms["triage_form"].navigator_id.data = suggested
     return forms
 
 
@@ -364,6 +372,11 @@ def triage(referral_id: int):
     if form.navigator_id.data and navigator is None:
         form.navigator_id.errors = ["Choose a navigator from the list"]
         return _referral_page(referral, 400, triage_form=form)
+    ranking = (
+        matching_pools.suggest_navigators(referral, london_today(), form.support_level.data)
+        if navigator
+        else None
+    )
     try:
         workflow.triage(
             referral,
@@ -374,6 +387,15 @@ def triage(referral_id: int):
             note=form.note.data,
         )
         workflow.stamp_versions(referral)
+        if ranking is not None and referral.navigator_id == navigator.id:
+            decisions.record(
+                ranking,
+                MatchKind.NAVIGATOR,
+                referral.id,
+                navigator.id,
+                current_user.id,
+                from_suggestions=request.form.get("from_suggestions") == "1",
+            )
     except workflow.TransitionRefused as refusal:
         return _refused(referral, refusal, "triage_form", form)
     except StaleDataError:

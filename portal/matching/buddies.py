@@ -1,0 +1,198 @@
+"""Ranking buddies (and telephone befrienders) for one person."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from portal.matching.engine import Context, Kind, Refusal, SoftFactor, Values
+from portal.matching.people import Person, describe_slots, gender_group
+
+# Beyond this, distance adds nothing: a buddy this far away is as good as any other far one.
+FAR_KM = 15.0
+# A telephone befriender never travels, but most people asking for a buddy hope to meet one:
+# neither favoured nor passed over on distance.
+BY_PHONE_CLOSENESS = 0.5
+
+
+@dataclass(frozen=True)
+class BuddyCandidate:
+    id: int
+    name: str
+    district: str | None = None
+    gender: str | None = None
+    languages: frozenset[str] = frozenset()  # lower case
+    interests: frozenset[str] = frozenset()
+    availability: int = 0
+    taken: int = 0
+    capacity: int = 2
+    by_phone: bool = False  # a telephone befriender, who never travels
+    # Why they are not cleared to buddy (status, DBS, training), from `compliance`.
+    problems: tuple[str, ...] = ()
+
+
+def rules(person: Person, c: BuddyCandidate, context: Context) -> list[Refusal]:
+    refusals = [Refusal("compliance", p) for p in c.problems]
+    if c.id in person.current_buddy_ids:
+        refusals.append(Refusal("already", f"Already asked to buddy {person.name}"))
+    if c.taken >= c.capacity:
+        refusals.append(
+            Refusal("capacity", f"At capacity: buddying {c.taken} of {c.capacity} people")
+        )
+    if person.availability and c.availability and not person.availability & c.availability:
+        refusals.append(
+            Refusal(
+                "unavailable",
+                f"Not free when {person.name} is (they are free {describe_slots(c.availability)})",
+            )
+        )
+    return refusals
+
+
+# --- distance -----------------------------------------------------------------------------
+
+
+def distance_note(person: Person, context: Context) -> str | None:
+    """Why distance is left out for this person, or None when it counts."""
+    if person.district is None:
+        return f"Distance is not counted: there is no postcode for {person.name}."
+    if person.district not in context.centroids:
+        return (
+            f"Distance is not counted: {person.district} is not a postcode district "
+            "the portal knows."
+        )
+    return None
+
+
+def closeness(km: float | None) -> float:
+    return 0.0 if km is None else max(0.0, 1 - km / FAR_KM)
+
+
+def _distance_values(person: Person, pool: Sequence[BuddyCandidate], context: Context) -> Values:
+    note = distance_note(person, context)
+    if note:
+        return note
+    return [
+        BY_PHONE_CLOSENESS if c.by_phone else closeness(context.km(person.district, c.district))
+        for c in pool
+    ]
+
+
+def describe_distance(person: Person, district: str | None, context: Context) -> str:
+    km = context.km(person.district, district)
+    if km is None:
+        return (
+            "Distance not known: no postcode recorded"
+            if district is None
+            else f"Distance not known: {district} is not a district the portal knows"
+        )
+    if km == 0:
+        return f"In the same postcode district ({district})"
+    return f"{km:.1f} km away ({district})"
+
+
+def _distance_reason(person: Person, c: BuddyCandidate, context: Context) -> str:
+    if c.by_phone:
+        return "Befriends by phone: no travel, but they will not meet in person"
+    return describe_distance(person, c.district, context)
+
+
+# --- language, interests, availability, gender, load ------------------------------------
+
+
+def _language_values(person: Person, pool: Sequence[BuddyCandidate], context: Context) -> Values:
+    if not person.speaks_other_language:
+        return f"Language is not counted: {person.name} speaks English."
+    wanted = person.language.strip().lower()
+    return [1.0 if wanted in c.languages else 0.0 for c in pool]
+
+
+def _language_reason(person: Person, c: BuddyCandidate, context: Context) -> str:
+    if person.language.strip().lower() in c.languages:
+        return f"Speaks {person.language}"
+    return f"Does not speak {person.language}"
+
+
+def _interest_values(person: Person, pool: Sequence[BuddyCandidate], context: Context) -> Values:
+    wanted = person.wanted_interests
+    if not wanted:
+        return f"Shared interests are not counted: none are recorded for {person.name}."
+    return [min(1.0, len(wanted & c.interests) / 2) for c in pool]
+
+
+def _interest_reason(person: Person, c: BuddyCandidate, context: Context) -> str:
+    shared = sorted(person.wanted_interests & c.interests)
+    if not shared:
+        return f"No interests in common with {person.name}"
+    return f"Shares {person.name}'s interest in " + _and(shared)
+
+
+def _availability_values(
+    person: Person, pool: Sequence[BuddyCandidate], context: Context
+) -> Values:
+    if not person.availability:
+        return f"Availability is not counted: {person.name}'s free times are not recorded."
+    return [min(1.0, (person.availability & c.availability).bit_count() / 2) for c in pool]
+
+
+def _availability_reason(person: Person, c: BuddyCandidate, context: Context) -> str:
+    if not c.availability:
+        return "Has not said when they are free"
+    return f"Free when {person.name} is: {describe_slots(person.availability & c.availability)}"
+
+
+def _gender_values(person: Person, pool: Sequence[BuddyCandidate], context: Context) -> Values:
+    wanted = gender_group(person.preferred_gender)
+    if wanted is None:
+        return f"Gender is not counted: {person.name} has no preference."
+    return [1.0 if gender_group(c.gender) == wanted else 0.0 for c in pool]
+
+
+def _gender_reason(person: Person, c: BuddyCandidate, context: Context) -> str:
+    wanted = gender_group(person.preferred_gender)
+    if gender_group(c.gender) == wanted:
+        return f"A {wanted}, as {person.name} asked"
+    return f"{person.name} asked for a buddy who is a {wanted}"
+
+
+def _load_values(person: Person, pool: Sequence[BuddyCandidate], context: Context) -> Values:
+    return [1 - c.taken / c.capacity if c.capacity else 0.0 for c in pool]
+
+
+def _load_reason(person: Person, c: BuddyCandidate, context: Context) -> str:
+    return f"Has capacity: buddying {c.taken} of {c.capacity}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+KIND: Kind[BuddyCandidate] = Kind(
+    name="buddy",
+    plural="buddies and befrienders",
+    rules=rules,
+    factors=(
+        SoftFactor("distance", _distance_values, _distance_reason),
+        SoftFactor("language", _language_values, _language_reason),
+        SoftFactor("interests", _interest_values, _interest_reason),
+        SoftFactor("availability", _availability_values, _availability_reason),
+        SoftFactor("gender", _gender_values, _gender_reason),
+        SoftFactor("load", _load_values, _load_reason),
+    ),
+    refusal_phrases={
+        "compliance": (
+            "is not cleared to buddy (status, DBS check or training)",
+            "are not cleared to buddy (status, DBS check or training)",
+        ),
+        "already": ("is already asked", "are already asked"),
+        "capacity": (
+            "already has as many people as they can take",
+            "already have as many people as they can take",
+        ),
+        "unavailable": ("is not free when the person is", "are not free when the person is"),
+    },
+    empty_pool="there are no buddies or telephone befrienders on the portal yet",
+    tie_break=lambda c: (c.taken / c.capacity if c.capacity else 1, c.name.lower(), c.id),
+    candidate_id=lambda c: c.id,
+    candidate_name=lambda c: c.name,
+)

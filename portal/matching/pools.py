@@ -1,0 +1,437 @@
+"""Reading the person and the candidates from the database, as the plain data ranking takes.
+
+Thousands of volunteers and activities are read as rows, not ORM objects, so a panel
+stays quick. Whether a volunteer is cleared to buddy is still decided by the one
+`compliance` function the rest of the portal uses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal.auth.models import Role, User
+from portal.cases.models import Goal, GoalStatus
+from portal.directory.models import (
+    OPEN_ACTIVITY_REFERRAL,
+    Activity,
+    ActivityReferral,
+    ActivityStatus,
+    Frequency,
+    Organisation,
+    postcode_district,
+)
+from portal.directory.schedule import time_of_day
+from portal.extensions import db
+from portal.matching import activities, batch, buddies, navigators, weights
+from portal.matching.activities import ActivityCandidate
+from portal.matching.batch import Pairing
+from portal.matching.buddies import BuddyCandidate
+from portal.matching.engine import Context, Ranking, rank
+from portal.matching.models import PostcodeDistrict
+from portal.matching.navigators import NavigatorCandidate
+from portal.matching.people import Goal as PersonGoal
+from portal.matching.people import Person, activity_slots, slot_mask, stems
+from portal.referrals.models import OPEN_STATUSES, Practice, Referral, Resident, Urgency
+from portal.volunteers.buddying import CASE_STATUSES as BUDDY_CASE_STATUSES
+from portal.volunteers.buddying import CURRENT, active_modules
+from portal.volunteers.compliance import buddy_role, compliance
+from portal.volunteers.models import (
+    BuddyMatch,
+    DbsLevel,
+    TrainingRecord,
+    Volunteer,
+    VolunteerRole,
+    VolunteerStatus,
+)
+
+
+def centroids() -> dict[str, tuple[float, float]]:
+    rows = db.session.execute(
+        sa.select(PostcodeDistrict.outcode, PostcodeDistrict.latitude, PostcodeDistrict.longitude)
+    )
+    return {outcode: (lat, lon) for outcode, lat, lon in rows}
+
+
+def _age(born: date | None, today: date) -> int | None:
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def person_for(referral: Referral, today: date) -> Person:
+    """What matching weighs about the person on this referral."""
+    goals = db.session.scalars(
+        sa.select(Goal.description).where(
+            Goal.referral_id == referral.id, Goal.status == GoalStatus.OPEN
+        )
+    ).all()
+    previous = db.session.scalars(
+        sa.select(Referral.navigator_id).where(
+            Referral.resident_id == referral.resident_id,
+            Referral.id != referral.id,
+            Referral.navigator_id.is_not(None),
+        )
+    ).all()
+    buddies_asked = db.session.scalars(
+        sa.select(BuddyMatch.volunteer_id).where(
+            BuddyMatch.referral_id == referral.id, BuddyMatch.status.in_(CURRENT)
+        )
+    ).all()
+    referred = db.session.scalars(
+        sa.select(ActivityReferral.activity_id).where(
+            ActivityReferral.referral_id == referral.id,
+            ActivityReferral.status.in_(OPEN_ACTIVITY_REFERRAL),
+        )
+    ).all()
+    return _person(referral, today, goals, previous, buddies_asked, referred)
+
+
+def _person(
+    referral: Referral,
+    today: date,
+    goals: Iterable[str],
+    previous_navigators: Iterable[int],
+    buddies_asked: Iterable[int] = (),
+    referred: Iterable[int] = (),
+) -> Person:
+    resident = referral.resident
+    practice = referral.practice or resident.practice
+    return Person(
+        name=resident.given_name,
+        district=postcode_district(resident.postcode),
+        has_postcode=bool(resident.postcode),
+        language=resident.language or "English",
+        age=_age(resident.date_of_birth, today),
+        reasons=frozenset(r.value for r in referral.reason_codes),
+        goals=tuple(PersonGoal(g, stems(g)) for g in goals),
+        interests=frozenset(referral.interests or []),
+        availability=slot_mask(referral.availability or []),
+        access_needs=frozenset(referral.access_needs or []),
+        preferred_gender=referral.preferred_buddy_gender,
+        neighbourhood_id=practice.neighbourhood_id if practice else None,
+        neighbourhood_name=practice.neighbourhood.name if practice else None,
+        previous_navigator_ids=frozenset(previous_navigators) - {referral.navigator_id},
+        support_level=referral.support_level,
+        current_navigator_id=referral.navigator_id,
+        referred_activity_ids=frozenset(referred),
+        current_buddy_ids=frozenset(buddies_asked),
+    )
+
+
+def waiting_for_buddy(today: date) -> list[tuple[Referral, Person]]:
+    """Cases being worked whose person would like a buddy and has none asked or active.
+
+    In the order the hub works them: urgent first, then longest waiting.
+    """
+    has_buddy = (
+        sa.select(BuddyMatch.id)
+        .where(BuddyMatch.referral_id == Referral.id, BuddyMatch.status.in_(CURRENT))
+        .exists()
+    )
+    referrals = (
+        db.session.scalars(
+            sa.select(Referral)
+            .options(
+                joinedload(Referral.resident)
+                .joinedload(Resident.practice)
+                .joinedload(Practice.neighbourhood),
+                joinedload(Referral.practice).joinedload(Practice.neighbourhood),
+                selectinload(Referral.reasons),
+            )
+            .where(
+                Referral.status.in_(BUDDY_CASE_STATUSES),
+                Referral.wants_buddy.is_(True),
+                ~has_buddy,
+            )
+            .order_by(Referral.urgency != Urgency.URGENT, Referral.received_at, Referral.id)
+        )
+        .unique()
+        .all()
+    )
+    ids = [r.id for r in referrals]
+    goals: dict[int, list[str]] = defaultdict(list)
+    previous: dict[int, set[int]] = defaultdict(set)
+    if ids:
+        for referral_id, text in db.session.execute(
+            sa.select(Goal.referral_id, Goal.description).where(
+                Goal.referral_id.in_(ids), Goal.status == GoalStatus.OPEN
+            )
+        ):
+            goals[referral_id].append(text)
+        others = sa.orm.aliased(Referral)
+        for referral_id, navigator_id in db.session.execute(
+            sa.select(Referral.id, others.navigator_id)
+            .join(others, others.resident_id == Referral.resident_id)
+            .where(Referral.id.in_(ids), others.id != Referral.id, others.navigator_id.is_not(None))
+        ):
+            previous[referral_id].add(navigator_id)
+    return [(r, _person(r, today, goals[r.id], previous[r.id])) for r in referrals]
+
+
+# --- buddies --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Record:
+    module_id: int
+    completed_on: date
+
+
+@dataclass
+class _VolunteerFacts:
+    """The fields `compliance` reads, without loading a whole Volunteer for each of thousands."""
+
+    status: VolunteerStatus
+    role_buddy: bool
+    role_befriender: bool
+    dbs_level: DbsLevel | None
+    dbs_issue_date: date | None
+    dbs_update_service: bool
+    dbs_checked_at: datetime | None
+    training_records: list[_Record]
+    role_navigator: bool = False
+
+    @property
+    def roles(self) -> list[VolunteerRole]:
+        role = buddy_role(self)
+        return [role] if role else []
+
+
+def buddy_pool(today: date) -> list[BuddyCandidate]:
+    """Every buddy and telephone befriender who has not left, with why any is not cleared."""
+    v = Volunteer
+    rows = db.session.execute(
+        sa.select(
+            v.id,
+            User.full_name,
+            v.status,
+            v.role_buddy,
+            v.role_befriender,
+            v.postcode,
+            v.gender,
+            v.languages,
+            v.interests,
+            v.availability,
+            v.max_buddies,
+            v.dbs_level,
+            v.dbs_issue_date,
+            v.dbs_update_service,
+            v.dbs_checked_at,
+        )
+        .join(User, User.id == v.user_id)
+        .where(
+            sa.or_(v.role_buddy.is_(True), v.role_befriender.is_(True)),
+            v.status != VolunteerStatus.LEFT,
+        )
+    ).all()
+    records: dict[int, list[_Record]] = defaultdict(list)
+    latest = db.session.execute(
+        sa.select(
+            TrainingRecord.volunteer_id,
+            TrainingRecord.module_id,
+            sa.func.max(TrainingRecord.completed_on),
+        ).group_by(TrainingRecord.volunteer_id, TrainingRecord.module_id)
+    )
+    for volunteer_id, module_id, completed_on in latest:
+        records[volunteer_id].append(_Record(module_id, completed_on))
+    taken = dict(
+        db.session.execute(
+            sa.select(BuddyMatch.volunteer_id, sa.func.count())
+            .where(BuddyMatch.status.in_(CURRENT))
+            .group_by(BuddyMatch.volunteer_id)
+        ).all()
+    )
+    modules = active_modules()
+    pool = []
+    for row in rows:
+        facts = _VolunteerFacts(
+            row.status,
+            row.role_buddy,
+            row.role_befriender,
+            row.dbs_level,
+            row.dbs_issue_date,
+            row.dbs_update_service,
+            row.dbs_checked_at,
+            records.get(row.id, []),
+        )
+        checked = compliance(facts, modules, today, roles=facts.roles)
+        pool.append(
+            BuddyCandidate(
+                id=row.id,
+                name=row.full_name,
+                district=postcode_district(row.postcode),
+                gender=row.gender,
+                languages=frozenset(lang.strip().lower() for lang in row.languages or []),
+                interests=frozenset(row.interests or []),
+                availability=slot_mask(row.availability or []),
+                taken=taken.get(row.id, 0),
+                capacity=row.max_buddies,
+                by_phone=not row.role_buddy,
+                problems=tuple(checked.reasons),
+            )
+        )
+    return pool
+
+
+# --- activities ---------------------------------------------------------------------------
+
+
+def activity_pool() -> list[ActivityCandidate]:
+    """Every published or paused activity: paused ones are there to say why not."""
+    a = Activity
+    rows = db.session.execute(
+        sa.select(
+            a.id,
+            a.uuid,
+            a.title,
+            Organisation.name.label("organisation"),
+            Organisation.verified_at,
+            a.status,
+            a.accepts_referrals,
+            a.spaces_available,
+            a.step_free,
+            a.hearing_loop,
+            a.accessible_toilet,
+            a.transport_offered,
+            a.min_age,
+            a.max_age,
+            a.categories,
+            a.search_text,
+            a.postcode_district,
+            a.online,
+            a.days,
+            a.start_time,
+            a.frequency,
+            a.cost_pence,
+        )
+        .join(Organisation, Organisation.id == a.organisation_id)
+        .where(a.status.in_((ActivityStatus.PUBLISHED, ActivityStatus.PAUSED)))
+    ).all()
+    pool = []
+    for row in rows:
+        closed_because = None
+        if row.status != ActivityStatus.PUBLISHED:
+            closed_because = "Paused by the organisation"
+        elif row.verified_at is None:
+            closed_because = "The organisation is not verified yet"
+        by_arrangement = row.frequency == Frequency.BY_ARRANGEMENT
+        pool.append(
+            ActivityCandidate(
+                id=row.id,
+                uuid=row.uuid,
+                title=row.title,
+                organisation=row.organisation,
+                open=closed_because is None,
+                closed_because=closed_because,
+                accepts_referrals=row.accepts_referrals,
+                spaces_available=row.spaces_available,
+                access=frozenset(
+                    key
+                    for key in (
+                        "step_free",
+                        "hearing_loop",
+                        "accessible_toilet",
+                        "transport_offered",
+                    )
+                    if getattr(row, key)
+                ),
+                min_age=row.min_age,
+                max_age=row.max_age,
+                categories=frozenset(row.categories or []),
+                text=row.search_text or "",
+                district=row.postcode_district,
+                online=row.online,
+                slots=0
+                if by_arrangement
+                else activity_slots(row.days, time_of_day(row.start_time)),
+                by_arrangement=by_arrangement,
+                free=not row.cost_pence,
+            )
+        )
+    return pool
+
+
+# --- navigators ---------------------------------------------------------------------------
+
+
+def navigator_pool() -> list[NavigatorCandidate]:
+    open_cases = (
+        sa.select(sa.func.count())
+        .where(Referral.navigator_id == User.id, Referral.status.in_(OPEN_STATUSES))
+        .correlate(User)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(User, open_cases)
+        .options(joinedload(User.neighbourhood))
+        .where(User.role == Role.NAVIGATOR, User.is_active.is_(True))
+    ).all()
+    return [
+        NavigatorCandidate(
+            id=user.id,
+            name=user.full_name,
+            open_cases=count,
+            capacity=user.caseload_capacity,
+            is_volunteer=user.is_volunteer_navigator,
+            neighbourhood_id=user.neighbourhood_id,
+            neighbourhood_name=user.neighbourhood.name if user.neighbourhood else None,
+            languages=frozenset(lang.strip().lower() for lang in user.languages or []),
+        )
+        for user, count in rows
+    ]
+
+
+# --- the three suggestions ------------------------------------------------------------------
+
+
+def suggest_buddies(referral: Referral, today: date) -> Ranking:
+    return rank(
+        buddies.KIND,
+        person_for(referral, today),
+        buddy_pool(today),
+        weights.current(),
+        Context(centroids()),
+    )
+
+
+def suggest_activities(referral: Referral, today: date) -> Ranking:
+    return rank(
+        activities.KIND,
+        person_for(referral, today),
+        activity_pool(),
+        weights.current(),
+        Context(centroids()),
+    )
+
+
+def suggest_navigators(
+    referral: Referral, today: date, support_level: int | None = None
+) -> Ranking:
+    """At triage the level is still being chosen: the caller may say which one it will be."""
+    person = person_for(referral, today)
+    if support_level is not None:
+        person = replace(person, support_level=support_level)
+    return rank(navigators.KIND, person, navigator_pool(), weights.current(), Context(centroids()))
+
+
+def batch_for_buddies(today: date) -> tuple[list[tuple[Referral, Pairing]], BatchInputs]:
+    """Everyone waiting for a buddy, each with the buddy the greedy pass gives them."""
+    waiting = waiting_for_buddy(today)
+    inputs = BatchInputs(buddy_pool(today), weights.current(), Context(centroids()))
+    pairings = batch.assign(
+        [(r.id, person) for r, person in waiting], inputs.pool, inputs.weights, inputs.context
+    )
+    return [(r, p) for (r, _), p in zip(waiting, pairings, strict=True)], inputs
+
+
+@dataclass
+class BatchInputs:
+    pool: list[BuddyCandidate]
+    weights: dict[str, float]
+    context: Context
