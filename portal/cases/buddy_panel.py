@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal.extensions import db
 from portal.referrals.queue import id_arg
-from portal.volunteers.buddying import CURRENT, active_modules, why_not_buddy
+from portal.volunteers.buddying import active_modules, current_counts, why_not_buddy
 from portal.volunteers.models import BuddyMatch, Volunteer, VolunteerStatus
 from portal.volunteers.profile import describe_availability
 
@@ -59,13 +59,7 @@ def candidates(today: date) -> list[Candidate]:
         .unique()
         .all()
     )
-    taken = dict(
-        db.session.execute(
-            sa.select(BuddyMatch.volunteer_id, sa.func.count())
-            .where(BuddyMatch.status.in_(CURRENT))
-            .group_by(BuddyMatch.volunteer_id)
-        ).all()
-    )
+    taken = current_counts()
     modules = active_modules()
     out = [
         Candidate(v, taken.get(v.id, 0), why_not_buddy(v, modules, today, taken.get(v.id, 0)))

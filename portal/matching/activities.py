@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from portal.directory.models import ActivityCategory
 from portal.directory.search import ACCESS_FEATURES
-from portal.matching.buddies import closeness, describe_distance, distance_note
 from portal.matching.engine import Context, Kind, Refusal, SoftFactor, Values
+from portal.matching.factors import closeness, describe_distance, distance_note
 from portal.matching.people import INTEREST_CATEGORIES, REASON_CATEGORIES, Person, describe_slots
 from portal.referrals.models import ReferralReason
 

@@ -6,10 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from portal.matching.engine import Context, Kind, Refusal, SoftFactor, Values
+from portal.matching.factors import (
+    closeness,
+    describe_distance,
+    distance_note,
+    language_reason,
+    language_values,
+)
 from portal.matching.people import Person, describe_slots, gender_group
 
-# Beyond this, distance adds nothing: a buddy this far away is as good as any other far one.
-FAR_KM = 15.0
 # A telephone befriender never travels, but most people asking for a buddy hope to meet one:
 # neither favoured nor passed over on distance.
 BY_PHONE_CLOSENESS = 0.5
@@ -52,22 +57,6 @@ def rules(person: Person, c: BuddyCandidate, context: Context) -> list[Refusal]:
 # --- distance -----------------------------------------------------------------------------
 
 
-def distance_note(person: Person, context: Context) -> str | None:
-    """Why distance is left out for this person, or None when it counts."""
-    if person.district is None:
-        return f"Distance is not counted: there is no postcode for {person.name}."
-    if person.district not in context.centroids:
-        return (
-            f"Distance is not counted: {person.district} is not a postcode district "
-            "the portal knows."
-        )
-    return None
-
-
-def closeness(km: float | None) -> float:
-    return 0.0 if km is None else max(0.0, 1 - km / FAR_KM)
-
-
 def _distance_values(person: Person, pool: Sequence[BuddyCandidate], context: Context) -> Values:
     note = distance_note(person, context)
     if note:
@@ -78,19 +67,6 @@ def _distance_values(person: Person, pool: Sequence[BuddyCandidate], context: Co
     ]
 
 
-def describe_distance(person: Person, district: str | None, context: Context) -> str:
-    km = context.km(person.district, district)
-    if km is None:
-        return (
-            "Distance not known: no postcode recorded"
-            if district is None
-            else f"Distance not known: {district} is not a district the portal knows"
-        )
-    if km == 0:
-        return f"In the same postcode district ({district})"
-    return f"{km:.1f} km away ({district})"
-
-
 def _distance_reason(person: Person, c: BuddyCandidate, context: Context) -> str:
     if c.by_phone:
         return "Befriends by phone: no travel, but they will not meet in person"
@@ -98,19 +74,6 @@ def _distance_reason(person: Person, c: BuddyCandidate, context: Context) -> str
 
 
 # --- language, interests, availability, gender, load ------------------------------------
-
-
-def _language_values(person: Person, pool: Sequence[BuddyCandidate], context: Context) -> Values:
-    if not person.speaks_other_language:
-        return f"Language is not counted: {person.name} speaks English."
-    wanted = person.language.strip().lower()
-    return [1.0 if wanted in c.languages else 0.0 for c in pool]
-
-
-def _language_reason(person: Person, c: BuddyCandidate, context: Context) -> str:
-    if person.language.strip().lower() in c.languages:
-        return f"Speaks {person.language}"
-    return f"Does not speak {person.language}"
 
 
 def _interest_values(person: Person, pool: Sequence[BuddyCandidate], context: Context) -> Values:
@@ -173,7 +136,7 @@ KIND: Kind[BuddyCandidate] = Kind(
     rules=rules,
     factors=(
         SoftFactor("distance", _distance_values, _distance_reason),
-        SoftFactor("language", _language_values, _language_reason),
+        SoftFactor("language", language_values, language_reason),
         SoftFactor("interests", _interest_values, _interest_reason),
         SoftFactor("availability", _availability_values, _availability_reason),
         SoftFactor("gender", _gender_values, _gender_reason),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from portal.matching.engine import Context, Kind, Refusal, SoftFactor, Values
+from portal.matching.factors import language_reason, language_values
 from portal.matching.people import Person
 
 
@@ -52,21 +53,6 @@ def _team_reason(person: Person, n: NavigatorCandidate, context: Context) -> str
     return "No neighbourhood team recorded"
 
 
-def _language_values(
-    person: Person, pool: Sequence[NavigatorCandidate], context: Context
-) -> Values:
-    if not person.speaks_other_language:
-        return f"Language is not counted: {person.name} speaks English."
-    wanted = person.language.strip().lower()
-    return [1.0 if wanted in n.languages else 0.0 for n in pool]
-
-
-def _language_reason(person: Person, n: NavigatorCandidate, context: Context) -> str:
-    if person.language.strip().lower() in n.languages:
-        return f"Speaks {person.language}"
-    return f"Does not speak {person.language}"
-
-
 def _continuity_values(
     person: Person, pool: Sequence[NavigatorCandidate], context: Context
 ) -> Values:
@@ -104,7 +90,7 @@ KIND: Kind[NavigatorCandidate] = Kind(
     rules=rules,
     factors=(
         SoftFactor("neighbourhood", _team_values, _team_reason),
-        SoftFactor("language", _language_values, _language_reason),
+        SoftFactor("language", language_values, language_reason),
         SoftFactor("continuity", _continuity_values, _continuity_reason),
         SoftFactor("load", _load_values, _load_reason),
     ),

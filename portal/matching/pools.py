@@ -15,7 +15,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.auth.models import Role, User
+from portal.auth.models import User
 from portal.cases.models import Goal, GoalStatus
 from portal.directory.models import (
     OPEN_ACTIVITY_REFERRAL,
@@ -38,8 +38,9 @@ from portal.matching.navigators import NavigatorCandidate
 from portal.matching.people import Goal as PersonGoal
 from portal.matching.people import Person, activity_slots, slot_mask, stems
 from portal.referrals.models import OPEN_STATUSES, Practice, Referral, Resident, Urgency
+from portal.referrals.queue import navigators_with_caseload
 from portal.volunteers.buddying import CASE_STATUSES as BUDDY_CASE_STATUSES
-from portal.volunteers.buddying import CURRENT, active_modules
+from portal.volunteers.buddying import CURRENT, active_modules, current_counts
 from portal.volunteers.compliance import buddy_role, compliance
 from portal.volunteers.models import (
     BuddyMatch,
@@ -240,13 +241,7 @@ def buddy_pool(today: date) -> list[BuddyCandidate]:
     )
     for volunteer_id, module_id, completed_on in latest:
         records[volunteer_id].append(_Record(module_id, completed_on))
-    taken = dict(
-        db.session.execute(
-            sa.select(BuddyMatch.volunteer_id, sa.func.count())
-            .where(BuddyMatch.status.in_(CURRENT))
-            .group_by(BuddyMatch.volunteer_id)
-        ).all()
-    )
+    taken = current_counts()
     modules = active_modules()
     pool = []
     for row in rows:
@@ -361,17 +356,7 @@ def activity_pool() -> list[ActivityCandidate]:
 
 
 def navigator_pool() -> list[NavigatorCandidate]:
-    open_cases = (
-        sa.select(sa.func.count())
-        .where(Referral.navigator_id == User.id, Referral.status.in_(OPEN_STATUSES))
-        .correlate(User)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(
-        sa.select(User, open_cases)
-        .options(joinedload(User.neighbourhood))
-        .where(User.role == Role.NAVIGATOR, User.is_active.is_(True))
-    ).all()
+    rows = navigators_with_caseload(OPEN_STATUSES)
     return [
         NavigatorCandidate(
             id=user.id,

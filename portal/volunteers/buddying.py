@@ -47,6 +47,17 @@ def current_count(volunteer_id: int) -> int:
     )
 
 
+def current_counts() -> dict[int, int]:
+    """Every volunteer's number of people proposed or being buddied, by volunteer id."""
+    return dict(
+        db.session.execute(
+            sa.select(BuddyMatch.volunteer_id, sa.func.count())
+            .where(BuddyMatch.status.in_(CURRENT))
+            .group_by(BuddyMatch.volunteer_id)
+        ).all()
+    )
+
+
 def current_matches(volunteer: Volunteer) -> list[BuddyMatch]:
     return list(
         db.session.scalars(
