@@ -68,10 +68,8 @@ def _distance_values(person: Person, pool: Sequence[ActivityCandidate], context:
     note = distance_note(person, context)
     if note:
         return note
-    return [
-        ONLINE_CLOSENESS if a.online else closeness(context.km(person.district, a.district))
-        for a in pool
-    ]
+    near = {d: closeness(context.km(person.district, d)) for d in {a.district for a in pool}}
+    return [ONLINE_CLOSENESS if a.online else near[a.district] for a in pool]
 
 
 def _distance_reason(person: Person, a: ActivityCandidate, context: Context) -> str:

@@ -44,7 +44,7 @@ def assign(
     live = {c.id: c for c in _cleared(pool)}
     pairings = []
     for referral_id, person in waiting:
-        eligible = [c for c in live.values() if not buddies.rules(person, c, context)]
+        eligible = buddies.passes(person, list(live.values()), context)
         if not eligible:
             message = rank(buddies.KIND, person, pool_now(pool, live), weights, context)
             pairings.append(Pairing(referral_id, person, None, None, message.no_one_message))
@@ -56,7 +56,7 @@ def assign(
             key=lambda i: buddies.KIND.tie_break(eligible[i]),
         )
         buddy = eligible[chosen]
-        pairings.append(Pairing(referral_id, person, buddy, best))
+        pairings.append(Pairing(referral_id, person, buddy, round(best, 1)))
         # The volunteer now has one more person; full, they drop out of the pass.
         fuller = replace(buddy, taken=buddy.taken + 1)
         if fuller.taken < fuller.capacity:

@@ -24,7 +24,7 @@ def record(
     those the person choosing could see.
     """
     found = ranking.find(candidate_id)
-    top = ranking.suggestions[0] if ranking.suggestions else None
+    top = ranking.first
     placed = None if found is None or isinstance(found, Exclusion) else found
     decision = MatchDecision(
         referral_id=referral_id,
@@ -40,7 +40,7 @@ def record(
         reasons=[r.text for r in placed.reasons or []] if placed else [],
         top_candidate_id=ranking.kind.candidate_id(top.candidate) if top else None,
         top_score=top.score if top else None,
-        eligible_count=len(ranking.suggestions),
+        eligible_count=ranking.count,
         from_suggestions=from_suggestions,
         chosen_by_id=by_user_id,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from portal.matching.geo import Centroids, district_distance_km
@@ -24,12 +25,34 @@ from portal.matching.people import Person
 C = TypeVar("C")
 
 
-@dataclass(frozen=True)
 class Refusal:
-    """One hard rule a candidate fails. `key` groups refusals for the "no one matches" message."""
+    """One hard rule a candidate fails. `key` groups refusals for the "no one matches" message.
 
-    key: str
-    text: str
+    The words can be given ready, or as a function that writes them only when someone
+    reads them: thousands of candidates are ruled out for every one whose reasons are shown.
+    """
+
+    __slots__ = ("_render", "_text", "key")
+
+    def __init__(self, key: str, text: str | None = None, render: Callable[[], str] | None = None):
+        self.key = key
+        self._text = text
+        self._render = render
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._render() if self._render else ""
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Refusal({self.key!r}, {self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Refusal) and (self.key, self.text) == (other.key, other.text)
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.text))
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,9 @@ class Kind(Generic[C]):
     tie_break: Callable[[C], Any]
     candidate_id: Callable[[C], int]
     candidate_name: Callable[[C], str]
+    # The same hard rules as one test over the whole pool, for speed: those who pass them all.
+    # None: `rules` is asked of each candidate. Kept beside `rules`, and tested to agree.
+    passes: Callable[[Person, Sequence[C], Context], list[C]] | None = None
 
 
 @dataclass
@@ -104,19 +130,78 @@ class Exclusion(Generic[C]):
         return [r.text for r in self.refusals]
 
 
-@dataclass
 class Ranking(Generic[C]):
-    kind: Kind[C]
-    person: Person
-    weights: Mapping[str, float]
-    context: Context
-    suggestions: list[Suggestion[C]]
-    excluded: list[Exclusion[C]]
-    # Factors left out for this person, and why.
-    notes: list[str]
-    pool_size: int
-    # Points per unit of weighted value: 100 over the weights of the factors counted.
-    scale: float = 0.0
+    """Everyone in the pool: those who could be chosen, best first, and those ruled out.
+
+    Suggestions, reasons and refusals are made when asked for, not for all thousands:
+    a panel shows five, so only five are written out.
+    """
+
+    def __init__(
+        self,
+        kind: Kind[C],
+        person: Person,
+        weights: Mapping[str, float],
+        context: Context,
+        ranked: list[C],
+        points: list[float],
+        ruled_out: list[C],
+        notes: list[str],
+        scale: float,
+    ):
+        self.kind = kind
+        self.person = person
+        self.weights = weights
+        self.context = context
+        self.ranked = ranked
+        self.points = points
+        self.ruled_out = ruled_out
+        # Factors left out for this person, and why.
+        self.notes = notes
+        # Points per unit of weighted value: 100 over the weights of the factors counted.
+        self.scale = scale
+        self._made: dict[int, Suggestion[C]] = {}
+
+    @property
+    def count(self) -> int:
+        """How many could be chosen."""
+        return len(self.ranked)
+
+    @property
+    def excluded_count(self) -> int:
+        return len(self.ruled_out)
+
+    @property
+    def pool_size(self) -> int:
+        return len(self.ranked) + len(self.ruled_out)
+
+    def suggestion(self, index: int) -> Suggestion[C]:
+        """The suggestion at this place (0 is the top), with its reasons written."""
+        made = self._made.get(index)
+        if made is None:
+            made = Suggestion(self.ranked[index], index + 1, round(self.points[index], 1))
+            made.reasons = _reasons(self, made.candidate)
+            self._made[index] = made
+        return made
+
+    @property
+    def first(self) -> Suggestion[C] | None:
+        return self.suggestion(0) if self.ranked else None
+
+    @cached_property
+    def suggestions(self) -> list[Suggestion[C]]:
+        """Every suggestion in order, without reasons unless already written."""
+        return [
+            self._made.get(i) or Suggestion(c, i + 1, round(p, 1))
+            for i, (c, p) in enumerate(zip(self.ranked, self.points, strict=True))
+        ]
+
+    @cached_property
+    def excluded(self) -> list[Exclusion[C]]:
+        return [Exclusion(c, self._refusals(c)) for c in self.ruled_out]
+
+    def _refusals(self, candidate: C) -> list[Refusal]:
+        return self.kind.rules(self.person, candidate, self.context)
 
     def explain(self, suggestion: Suggestion[C]) -> list[Reason]:
         if suggestion.reasons is None:
@@ -124,19 +209,16 @@ class Ranking(Generic[C]):
         return suggestion.reasons
 
     def top(self, n: int) -> list[Suggestion[C]]:
-        chosen = self.suggestions[:n]
-        for suggestion in chosen:
-            self.explain(suggestion)
-        return chosen
+        return [self.suggestion(i) for i in range(min(n, len(self.ranked)))]
 
     def find(self, candidate_id: int) -> Suggestion[C] | Exclusion[C] | None:
-        for suggestion in self.suggestions:
-            if self.kind.candidate_id(suggestion.candidate) == candidate_id:
-                self.explain(suggestion)
-                return suggestion
-        for exclusion in self.excluded:
-            if self.kind.candidate_id(exclusion.candidate) == candidate_id:
-                return exclusion
+        identify = self.kind.candidate_id
+        for index, candidate in enumerate(self.ranked):
+            if identify(candidate) == candidate_id:
+                return self.suggestion(index)
+        for candidate in self.ruled_out:
+            if identify(candidate) == candidate_id:
+                return Exclusion(candidate, self._refusals(candidate))
         return None
 
     def look_up(self, name: str, limit: int = 10) -> list[Suggestion[C] | Exclusion[C]]:
@@ -145,22 +227,21 @@ class Ranking(Generic[C]):
         if not words:
             return []
         found: list[Suggestion[C] | Exclusion[C]] = []
-        for item in [*self.suggestions, *self.excluded]:
-            label = self.kind.candidate_name(item.candidate).lower()
-            if all(w in label for w in words):
-                if isinstance(item, Suggestion):
-                    self.explain(item)
-                found.append(item)
-                if len(found) == limit:
-                    break
+        named = self.kind.candidate_name
+        for index, candidate in enumerate(self.ranked):
+            if len(found) < limit and all(w in named(candidate).lower() for w in words):
+                found.append(self.suggestion(index))
+        for candidate in self.ruled_out:
+            if len(found) < limit and all(w in named(candidate).lower() for w in words):
+                found.append(Exclusion(candidate, self._refusals(candidate)))
         return found
 
     @property
     def no_one_message(self) -> str | None:
         """Why nobody can be suggested, in one sentence; None when someone can."""
-        if self.suggestions:
+        if self.ranked:
             return None
-        if self.pool_size == 0:
+        if not self.ruled_out:
             return f"No one matches, because {self.kind.empty_pool}."
         counts = Counter(e.refusals[0].key for e in self.excluded)
         parts = []
@@ -202,7 +283,23 @@ def scores(
         counted += weight
         sums = [s + weight * v for s, v in zip(sums, values, strict=True)]
     scale = 100 / counted if counted else 0.0
-    return [round(s * scale, 1) for s in sums], notes, scale
+    return [s * scale for s in sums], notes, scale
+
+
+def split(
+    kind: Kind[C], person: Person, pool: Sequence[C], context: Context
+) -> tuple[list[C], list[C]]:
+    """Those who pass every hard rule, and those who do not, each in pool order."""
+    if kind.passes is not None:
+        eligible = kind.passes(person, pool, context)
+        if len(eligible) == len(pool):
+            return eligible, []
+        kept = {id(c) for c in eligible}
+        return eligible, [c for c in pool if id(c) not in kept]
+    eligible, ruled_out = [], []
+    for candidate in pool:
+        (ruled_out if kind.rules(person, candidate, context) else eligible).append(candidate)
+    return eligible, ruled_out
 
 
 def rank(
@@ -214,20 +311,23 @@ def rank(
 ) -> Ranking[C]:
     """Every candidate in the pool: ranked with a score, or excluded with the rules it fails."""
     context = context or Context()
-    eligible: list[C] = []
-    excluded: list[Exclusion[C]] = []
-    for candidate in pool:
-        refusals = kind.rules(person, candidate, context)
-        if refusals:
-            excluded.append(Exclusion(candidate, refusals))
-        else:
-            eligible.append(candidate)
+    eligible, ruled_out = split(kind, person, pool, context)
     points, notes, scale = scores(kind, person, eligible, weights, context)
-    order = sorted(range(len(eligible)), key=lambda i: (-points[i], kind.tie_break(eligible[i])))
-    suggestions = [
-        Suggestion(eligible[i], place, points[i]) for place, i in enumerate(order, start=1)
-    ]
-    return Ranking(kind, person, weights, context, suggestions, excluded, notes, len(pool), scale)
+    tie_break = kind.tie_break
+    order = sorted(
+        [(-p, tie_break(c), i) for i, (p, c) in enumerate(zip(points, eligible, strict=True))]
+    )
+    return Ranking(
+        kind,
+        person,
+        weights,
+        context,
+        [eligible[i] for _, _, i in order],
+        [points[i] for _, _, i in order],
+        ruled_out,
+        notes,
+        scale,
+    )
 
 
 def _reasons(ranking: Ranking[C], candidate: C) -> list[Reason]:
