@@ -48,9 +48,7 @@ def rules(person: Person, c: BuddyCandidate, context: Context) -> list[Refusal]:
     if c.id in person.current_buddy_ids:
         refusals.append(Refusal("already", f"Already asked to buddy {person.name}"))
     if c.taken >= c.capacity:
-        refusals.append(
-            Refusal("capacity", f"At capacity: buddying {c.taken} of {c.capacity} people")
-        )
+        refusals.append(Refusal("capacity", f"At capacity: buddying {c.taken} of {c.capacity}"))
     if person.availability and c.availability and not person.availability & c.availability:
         refusals.append(
             Refusal(

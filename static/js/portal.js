@@ -10,3 +10,13 @@ for (const button of document.querySelectorAll("[data-print]")) {
   button.hidden = false;
   button.addEventListener("click", () => window.print());
 }
+
+// A panel htmx has just swapped in names what to read first: focus moves there, so a
+// keyboard or screen reader user lands on the answer, not back at the top of the page.
+document.body.addEventListener("htmx:afterSettle", () => {
+  const target = document.querySelector("[data-focus-here]");
+  if (target) {
+    target.removeAttribute("data-focus-here");
+    target.focus();
+  }
+});
