@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from portal.matching import buddies
 from portal.matching.buddies import BuddyCandidate
-from portal.matching.engine import Context, Ranking, Suggestion, rank, scores
+from portal.matching.engine import Context, Suggestion, rank, scores
 from portal.matching.people import Person
 
 
@@ -79,15 +79,12 @@ def _full(c: BuddyCandidate) -> BuddyCandidate:
     return replace(c, taken=c.capacity)
 
 
-def explain(
-    pairing: Pairing,
-    pool: Sequence[BuddyCandidate],
-    weights: Mapping[str, float],
-    context: Context,
-) -> tuple[Ranking, Suggestion | None]:
-    """The ranking behind one pairing, with the chosen buddy's reasons filled in."""
-    ranking = rank(buddies.KIND, pairing.person, pool, weights, context)
+def explain(pairing: Pairing, weights: Mapping[str, float], context: Context) -> Suggestion | None:
+    """The chosen buddy's reasons, as the pass saw them: with the load it had at that turn.
+
+    A score depends only on the person and the candidate, so ranking the one candidate
+    gives the same score the pass used, and the reasons that make it up.
+    """
     if pairing.buddy is None:
-        return ranking, None
-    found = ranking.find(pairing.buddy.id)
-    return ranking, found if isinstance(found, Suggestion) else None
+        return None
+    return rank(buddies.KIND, pairing.person, [pairing.buddy], weights, context).first

@@ -115,6 +115,9 @@ def navigators(referral_id: int):
 @roles_required(*CASE_WORKERS)
 def preferences(referral_id: int):
     referral = _case(referral_id)
+    if referral.status not in work.CASE_STATUSES:
+        flash("This case is not open, so what the person would like cannot be changed.", "error")
+        return redirect(url_for("cases.case", referral_id=referral_id))
     if request.method == "GET":
         form = PreferencesForm(obj=referral, formdata=None)
         form.preferred_buddy_gender.data = referral.preferred_buddy_gender or ""
@@ -148,8 +151,7 @@ def batch():
     page = Page(rows[start : start + BATCH_PAGE], page_number, BATCH_PAGE, len(rows))
     shown = []
     for referral, pairing in page.items:
-        _ranking, suggestion = explain(pairing, inputs.pool, inputs.weights, inputs.context)
-        shown.append((referral, pairing, suggestion))
+        shown.append((referral, pairing, explain(pairing, inputs.weights, inputs.context)))
     paired = sum(1 for _, p in rows if p.buddy is not None)
     return render(
         "matching/batch.html",
@@ -176,8 +178,15 @@ def _propose_batch(today):
         referral = referral_with_people(referral_id)
         volunteer = db.session.get(Volunteer, volunteer_id)
         if referral is None or volunteer is None:
+            refused.append("A pairing on the page no longer exists: refresh the list.")
             continue
         ranking = pools.suggest_buddies(referral, today)
+        # The page may be old: only someone still waiting is asked for.
+        if not referral.wants_buddy or ranking.person.current_buddy_ids:
+            refused.append(
+                f"{referral.reference}: no longer waiting for a buddy, so nobody was asked."
+            )
+            continue
         try:
             buddying.propose(referral, volunteer, current_user, today)
             db.session.flush()

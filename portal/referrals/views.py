@@ -394,7 +394,8 @@ def triage(referral_id: int):
                 referral.id,
                 navigator.id,
                 current_user.id,
-                from_suggestions=request.form.get("from_suggestions") == "1",
+                # The hidden field names the navigator suggested; another choice is the user's own.
+                from_suggestions=request.form.get("from_suggestions") == str(navigator.id),
             )
     except workflow.TransitionRefused as refusal:
         return _refused(referral, refusal, "triage_form", form)
