@@ -47,6 +47,8 @@ def rules(person: Person, c: BuddyCandidate, context: Context) -> list[Refusal]:
     refusals = [Refusal("compliance", p) for p in c.problems]
     if c.id in person.current_buddy_ids:
         refusals.append(Refusal("already", f"Already asked to buddy {person.name}"))
+    if c.id in person.declined_buddy_ids:
+        refusals.append(Refusal("declined", f"Already said they cannot buddy {person.name}"))
     if c.taken >= c.capacity:
         refusals.append(Refusal("capacity", f"At capacity: buddying {c.taken} of {c.capacity}"))
     if person.availability and c.availability and not person.availability & c.availability:
@@ -66,7 +68,8 @@ def passes(
     person: Person, pool: Sequence[BuddyCandidate], context: Context
 ) -> list[BuddyCandidate]:
     """Those `rules` finds nothing against, in one pass: thousands are checked per ranking."""
-    free, asked = person.availability, person.current_buddy_ids
+    free = person.availability
+    asked = person.current_buddy_ids | person.declined_buddy_ids
     return [
         c
         for c in pool
@@ -170,6 +173,7 @@ KIND: Kind[BuddyCandidate] = Kind(
             "are not cleared to buddy (status, DBS check or training)",
         ),
         "already": ("is already asked", "are already asked"),
+        "declined": ("has already said no", "have already said no"),
         "capacity": (
             "already has as many people as they can take",
             "already have as many people as they can take",
@@ -177,7 +181,7 @@ KIND: Kind[BuddyCandidate] = Kind(
         "unavailable": ("is not free when the person is", "are not free when the person is"),
     },
     empty_pool="there are no buddies or telephone befrienders on the portal yet",
-    tie_break=lambda c: (c.taken / c.capacity if c.capacity else 1, c.name, c.id),
+    tie_break=lambda c: (c.taken / c.capacity if c.capacity else 1, c.name.lower(), c.id),
     candidate_id=lambda c: c.id,
     candidate_name=lambda c: c.name,
     passes=passes,

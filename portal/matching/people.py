@@ -198,6 +198,8 @@ class Person:
     # Activities this case already has an open referral to, and volunteers already asked.
     referred_activity_ids: frozenset[int] = frozenset()
     current_buddy_ids: frozenset[int] = frozenset()
+    # Volunteers who said no to buddying this person: not asked again.
+    declined_buddy_ids: frozenset[int] = frozenset()
     wanted_categories: frozenset[str] = field(init=False)
     wanted_interests: frozenset[str] = field(init=False)
 

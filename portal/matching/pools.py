@@ -44,6 +44,7 @@ from portal.volunteers.buddying import CURRENT, active_modules, current_counts
 from portal.volunteers.compliance import buddy_role, compliance
 from portal.volunteers.models import (
     BuddyMatch,
+    BuddyMatchStatus,
     DbsLevel,
     TrainingRecord,
     Volunteer,
@@ -68,9 +69,9 @@ def _age(born: date | None, today: date) -> int | None:
 def person_for(referral: Referral, today: date) -> Person:
     """What matching weighs about the person on this referral."""
     goals = db.session.scalars(
-        sa.select(Goal.description).where(
-            Goal.referral_id == referral.id, Goal.status == GoalStatus.OPEN
-        )
+        sa.select(Goal.description)
+        .where(Goal.referral_id == referral.id, Goal.status == GoalStatus.OPEN)
+        .order_by(Goal.set_on, Goal.id)
     ).all()
     previous = db.session.scalars(
         sa.select(Referral.navigator_id).where(
@@ -79,18 +80,20 @@ def person_for(referral: Referral, today: date) -> Person:
             Referral.navigator_id.is_not(None),
         )
     ).all()
-    buddies_asked = db.session.scalars(
-        sa.select(BuddyMatch.volunteer_id).where(
-            BuddyMatch.referral_id == referral.id, BuddyMatch.status.in_(CURRENT)
+    matches = db.session.execute(
+        sa.select(BuddyMatch.volunteer_id, BuddyMatch.status).where(
+            BuddyMatch.referral_id == referral.id
         )
     ).all()
+    buddies_asked = [v for v, status in matches if status in CURRENT]
+    declined = [v for v, status in matches if status == BuddyMatchStatus.DECLINED]
     referred = db.session.scalars(
         sa.select(ActivityReferral.activity_id).where(
             ActivityReferral.referral_id == referral.id,
             ActivityReferral.status.in_(OPEN_ACTIVITY_REFERRAL),
         )
     ).all()
-    return _person(referral, today, goals, previous, buddies_asked, referred)
+    return _person(referral, today, goals, previous, buddies_asked, referred, declined)
 
 
 def _person(
@@ -100,6 +103,7 @@ def _person(
     previous_navigators: Iterable[int],
     buddies_asked: Iterable[int] = (),
     referred: Iterable[int] = (),
+    declined: Iterable[int] = (),
 ) -> Person:
     resident = referral.resident
     practice = referral.practice or resident.practice
@@ -122,6 +126,7 @@ def _person(
         current_navigator_id=referral.navigator_id,
         referred_activity_ids=frozenset(referred),
         current_buddy_ids=frozenset(buddies_asked),
+        declined_buddy_ids=frozenset(declined),
     )
 
 
@@ -158,13 +163,20 @@ def waiting_for_buddy(today: date) -> list[tuple[Referral, Person]]:
     ids = [r.id for r in referrals]
     goals: dict[int, list[str]] = defaultdict(list)
     previous: dict[int, set[int]] = defaultdict(set)
+    declined: dict[int, set[int]] = defaultdict(set)
     if ids:
         for referral_id, text in db.session.execute(
-            sa.select(Goal.referral_id, Goal.description).where(
-                Goal.referral_id.in_(ids), Goal.status == GoalStatus.OPEN
-            )
+            sa.select(Goal.referral_id, Goal.description)
+            .where(Goal.referral_id.in_(ids), Goal.status == GoalStatus.OPEN)
+            .order_by(Goal.set_on, Goal.id)
         ):
             goals[referral_id].append(text)
+        for referral_id, volunteer_id in db.session.execute(
+            sa.select(BuddyMatch.referral_id, BuddyMatch.volunteer_id).where(
+                BuddyMatch.referral_id.in_(ids), BuddyMatch.status == BuddyMatchStatus.DECLINED
+            )
+        ):
+            declined[referral_id].add(volunteer_id)
         others = sa.orm.aliased(Referral)
         for referral_id, navigator_id in db.session.execute(
             sa.select(Referral.id, others.navigator_id)
@@ -172,7 +184,10 @@ def waiting_for_buddy(today: date) -> list[tuple[Referral, Person]]:
             .where(Referral.id.in_(ids), others.id != Referral.id, others.navigator_id.is_not(None))
         ):
             previous[referral_id].add(navigator_id)
-    return [(r, _person(r, today, goals[r.id], previous[r.id])) for r in referrals]
+    return [
+        (r, _person(r, today, goals[r.id], previous[r.id], declined=declined[r.id]))
+        for r in referrals
+    ]
 
 
 # --- buddies --------------------------------------------------------------------------------

@@ -89,7 +89,8 @@ def parse_weight(factor: Factor, text: str | None) -> float:
         raise WeightRefused(
             f"The weight for {factor.label.lower()} must be {MAX_WEIGHT} or less", factor.key
         )
-    return round(value, 2)
+    # + 0.0 turns a typed "-0" into plain 0.
+    return round(value, 2) + 0.0
 
 
 def current() -> dict[str, float]:

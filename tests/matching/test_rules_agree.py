@@ -29,6 +29,7 @@ people = st.builds(
     name=st.just("Dee"),
     availability=slots,
     current_buddy_ids=st.frozensets(st.integers(min_value=1, max_value=40), max_size=3),
+    declined_buddy_ids=st.frozensets(st.integers(min_value=1, max_value=40), max_size=3),
 )
 
 
@@ -48,3 +49,11 @@ def test_no_suggestion_has_a_refusal_and_every_exclusion_has_one(person, pool):
     for exclusion in ranking.excluded:
         assert exclusion.why_not
     assert ranking.count + ranking.excluded_count == len(pool)
+
+
+def test_a_volunteer_who_said_no_is_not_suggested_again_and_the_reason_says_so():
+    person = Person(name="Dee", declined_buddy_ids=frozenset({7}))
+    pool = [buddies.BuddyCandidate(7, "Gil"), buddies.BuddyCandidate(8, "Hal")]
+    ranking = rank(buddies.KIND, person, pool, DEFAULTS, Context())
+    assert [s.candidate.name for s in ranking.suggestions] == ["Hal"]
+    assert ranking.find(7).why_not == ["Already said they cannot buddy Dee"]
