@@ -165,6 +165,9 @@ def test_navigator_asks_the_top_suggested_buddy_who_says_yes(
     expect(page).to_have_url(case_url)
     expect(page.get_by_role("heading", level=1)).to_have_text("Jaswinder Gillingham")
 
+    # htmx is a deferred script: wait until it has run, or a quick click is a plain link.
+    page.wait_for_load_state("load")
+    page.wait_for_function("typeof htmx === 'object'")
     # "Suggest buddies" swaps the panel in with htmx: no page load, the address stays.
     page.evaluate("window.__sameDocument = true")
     buddies = page.locator("#buddies")
@@ -203,7 +206,7 @@ def test_navigator_asks_the_top_suggested_buddy_who_says_yes(
     why_not = page.locator("#buddy-why-not")
     expect(why_not.get_by_text("Baljit Kaurwal")).to_be_visible()
     expect(why_not).to_contain_text("cannot be asked, because")
-    expect(why_not.get_by_text("At capacity: buddying 1 of 1 people")).to_be_visible()
+    expect(why_not.get_by_text("At capacity: buddying 1 of 1")).to_be_visible()
     expect(why_not.get_by_role("button")).to_have_count(0)
     expect(page).to_have_url(case_url)
     assert page.evaluate("window.__sameDocument === true")
@@ -326,7 +329,7 @@ def test_the_suggestion_panel_works_without_javascript(browser, live_server):
         expect(page).to_have_url(re.compile(rf"{re.escape(panel_path)}\?show=5&who=Joshipura$"))
         why_not = page.locator("#buddy-why-not")
         expect(why_not.get_by_text("Devika Joshipura")).to_be_visible()
-        expect(why_not.get_by_text("At capacity: buddying 1 of 1 people")).to_be_visible()
+        expect(why_not.get_by_text("At capacity: buddying 1 of 1")).to_be_visible()
         expect(page.get_by_label("Why not someone else?")).to_have_value("Joshipura")
 
         # And the button asks the buddy, back on the case page.
