@@ -94,6 +94,10 @@ def app(backend, _apps, request, tmp_path_factory):
 
 
 def _empty_tables() -> None:
+    # Emptied tables reuse ids, so a kept matching pool could look current: forget them.
+    from portal.matching.pools import forget_pools
+
+    forget_pools()
     tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
     with _db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":

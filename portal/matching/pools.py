@@ -7,12 +7,14 @@ stays quick. Whether a volunteer is cleared to buddy is still decided by the one
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.auth.models import User
@@ -46,6 +48,7 @@ from portal.volunteers.models import (
     BuddyMatch,
     BuddyMatchStatus,
     DbsLevel,
+    TrainingModule,
     TrainingRecord,
     Volunteer,
     VolunteerRole,
@@ -199,6 +202,30 @@ class _Record:
     completed_on: date
 
 
+@dataclass(frozen=True)
+class _ModuleFacts:
+    """A training module as plain data: `compliance` asks each one thousands of times."""
+
+    id: int
+    name: str
+    valid_for_months: int | None
+    is_active: bool
+    roles: frozenset[VolunteerRole]
+
+    @classmethod
+    def of(cls, module: TrainingModule) -> _ModuleFacts:
+        return cls(
+            module.id,
+            module.name,
+            module.valid_for_months,
+            module.is_active,
+            frozenset(r for r in VolunteerRole if module.required_for(r)),
+        )
+
+    def required_for(self, role: VolunteerRole) -> bool:
+        return role in self.roles
+
+
 @dataclass
 class _VolunteerFacts:
     """The fields `compliance` reads, without loading a whole Volunteer for each of thousands."""
@@ -219,7 +246,7 @@ class _VolunteerFacts:
         return [role] if role else []
 
 
-def buddy_pool(today: date) -> list[BuddyCandidate]:
+def _load_buddy_pool(today: date) -> list[BuddyCandidate]:
     """Every buddy and telephone befriender who has not left, with why any is not cleared."""
     v = Volunteer
     rows = db.session.execute(
@@ -257,7 +284,7 @@ def buddy_pool(today: date) -> list[BuddyCandidate]:
     for volunteer_id, module_id, completed_on in latest:
         records[volunteer_id].append(_Record(module_id, completed_on))
     taken = current_counts()
-    modules = active_modules()
+    modules = [_ModuleFacts.of(m) for m in active_modules()]
     pool = []
     for row in rows:
         facts = _VolunteerFacts(
@@ -292,7 +319,7 @@ def buddy_pool(today: date) -> list[BuddyCandidate]:
 # --- activities ---------------------------------------------------------------------------
 
 
-def activity_pool() -> list[ActivityCandidate]:
+def _load_activity_pool() -> list[ActivityCandidate]:
     """Every published or paused activity: paused ones are there to say why not."""
     a = Activity
     rows = db.session.execute(
@@ -385,6 +412,79 @@ def navigator_pool() -> list[NavigatorCandidate]:
         )
         for user, count in rows
     ]
+
+
+# --- the pools, kept between requests while nothing they depend on changes -------------------
+
+# Reading and checking thousands of volunteers takes most of a second; ranking them takes
+# milliseconds. So each worker keeps the pools, and a one-statement fingerprint of every
+# table they are read from decides whether a kept pool is still the truth. Every ORM
+# update bumps a row's version, new rows change the counts, and the time limit bounds
+# anything the fingerprint cannot see (a renamed user). Proposing and referring check
+# the rules again on the live rows, so even a kept pool can never let a rule be broken.
+POOL_SECONDS = 300
+_kept: dict[str, tuple[tuple, float, list]] = {}
+
+
+def _fingerprint(*columns) -> tuple:
+    """The row count and the sum of each column: any insert, delete or ORM update moves one."""
+    parts = []
+    for column in columns:
+        parts += [
+            sa.select(sa.func.count()).select_from(column.table).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.sum(column), 0)).scalar_subquery(),
+        ]
+    # Several apps (and databases) can share a process: tests do.
+    database = (id(current_app._get_current_object()), str(db.engine.url))
+    return (database, *db.session.execute(sa.select(*parts)).one())
+
+
+def _kept_or_load(name: str, key: tuple, load) -> list:
+    now = time.monotonic()
+    kept = _kept.get(name)
+    if kept is not None and kept[0] == key and now - kept[1] < POOL_SECONDS:
+        return kept[2]
+    pool = load()
+    _kept[name] = (key, now, pool)
+    return pool
+
+
+def forget_pools() -> None:
+    """Drop every kept pool (tests, and after bulk changes made outside the ORM)."""
+    _kept.clear()
+
+
+def buddy_pool(today: date) -> list[BuddyCandidate]:
+    """Every buddy and telephone befriender who has not left, with why any is not cleared."""
+    modules = tuple(
+        (m.id, m.valid_for_months, m.is_active, m.required_for_buddy, m.required_for_befriender)
+        for m in active_modules()
+    )
+    key = (
+        today,
+        current_app.config["DBS_RENEWAL_YEARS"],
+        modules,
+        _fingerprint(
+            Volunteer.id,
+            Volunteer.version,
+            TrainingRecord.id,
+            BuddyMatch.id,
+            BuddyMatch.version,
+            User.id,
+        ),
+    )
+    return _kept_or_load("buddies", key, lambda: _load_buddy_pool(today))
+
+
+def activity_pool() -> list[ActivityCandidate]:
+    """Every published or paused activity: paused ones are there to say why not."""
+    key = _fingerprint(Activity.id, Activity.version, Organisation.id)
+    verified = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Organisation)
+        .where(Organisation.verified_at.is_not(None))
+    )
+    return _kept_or_load("activities", (key, verified), _load_activity_pool)
 
 
 # --- the three suggestions ------------------------------------------------------------------
