@@ -240,6 +240,17 @@ def postgres_throwaway() -> Backend:
     return Backend("postgresql", url, server.stop)
 
 
+def choose_backend(args) -> Backend:
+    """--sqlite wins; then a PostgreSQL DATABASE_URL; then --postgres (a throwaway server)."""
+    if args.sqlite:
+        return sqlite_backend()
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql")):
+        return postgres_from_url(os.environ["DATABASE_URL"])
+    if args.postgres:
+        return postgres_throwaway()
+    return sqlite_backend()
+
+
 def make_app(url: str) -> Flask:
     from flask_migrate import upgrade
 
@@ -1293,14 +1304,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     backend = None
     try:
-        if args.sqlite:
-            backend = sqlite_backend()
-        elif os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql")):
-            backend = postgres_from_url(os.environ["DATABASE_URL"])
-        elif args.postgres:
-            backend = postgres_throwaway()
-        else:
-            backend = sqlite_backend()
+        backend = choose_backend(args)
         run(args, backend)
     finally:
         if backend is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from portal.directory.models import ActivityCategory
 from portal.directory.search import ACCESS_FEATURES
 from portal.matching.engine import Context, Kind, Refusal, SoftFactor, Values
-from portal.matching.factors import closeness, describe_distance, distance_note
+from portal.matching.factors import describe_distance, distance_values
 from portal.matching.people import INTEREST_CATEGORIES, REASON_CATEGORIES, Person, describe_slots
 from portal.referrals.models import ReferralReason
 
@@ -65,11 +65,7 @@ def rules(person: Person, a: ActivityCandidate, context: Context) -> list[Refusa
 
 
 def _distance_values(person: Person, pool: Sequence[ActivityCandidate], context: Context) -> Values:
-    note = distance_note(person, context)
-    if note:
-        return note
-    near = {d: closeness(context.km(person.district, d)) for d in {a.district for a in pool}}
-    return [ONLINE_CLOSENESS if a.online else near[a.district] for a in pool]
+    return distance_values(person, pool, context, "online", ONLINE_CLOSENESS)
 
 
 def _distance_reason(person: Person, a: ActivityCandidate, context: Context) -> str:

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 
 from portal.matching.engine import Context, Kind, Refusal, SoftFactor, Values
 from portal.matching.factors import (
-    closeness,
     describe_distance,
-    distance_note,
+    distance_values,
     language_reason,
     language_values,
 )
@@ -84,11 +83,7 @@ def passes(
 
 
 def _distance_values(person: Person, pool: Sequence[BuddyCandidate], context: Context) -> Values:
-    note = distance_note(person, context)
-    if note:
-        return note
-    near = {d: closeness(context.km(person.district, d)) for d in {c.district for c in pool}}
-    return [BY_PHONE_CLOSENESS if c.by_phone else near[c.district] for c in pool]
+    return distance_values(person, pool, context, "by_phone", BY_PHONE_CLOSENESS)
 
 
 def _distance_reason(person: Person, c: BuddyCandidate, context: Context) -> str:

@@ -12,6 +12,10 @@ from portal.matching.people import Person
 FAR_KM = 15.0
 
 
+class Placed(Protocol):
+    district: str | None
+
+
 class Speaker(Protocol):
     languages: frozenset[str]  # lower case
 
@@ -30,6 +34,18 @@ def distance_note(person: Person, context: Context) -> str | None:
 
 def closeness(km: float | None) -> float:
     return 0.0 if km is None else max(0.0, 1 - km / FAR_KM)
+
+
+def distance_values(
+    person: Person, pool: Sequence[Placed], context: Context, no_travel: str, value: float
+) -> Values:
+    """Closeness per candidate, worked out once per district. A candidate whose `no_travel`
+    flag is set (a phone befriender, an online activity) gets `value` instead."""
+    note = distance_note(person, context)
+    if note:
+        return note
+    near = {d: closeness(context.km(person.district, d)) for d in {c.district for c in pool}}
+    return [value if getattr(c, no_travel) else near[c.district] for c in pool]
 
 
 def describe_distance(person: Person, district: str | None, context: Context) -> str:
