@@ -39,7 +39,7 @@ from portal.measures.models import Scale, Stage
 from portal.measures.scales import AnswersRefused
 from portal.referrals import workflow
 from portal.referrals.models import ClosureReason, Referral
-from portal.referrals.queue import navigators_with_caseload, referral_with_people
+from portal.referrals.queue import navigators_with_caseload
 from portal.reports.queue import latest_for
 from portal.volunteers import buddying
 from portal.volunteers.forms import EndMatchForm, ProposeBuddyForm
@@ -100,12 +100,7 @@ def caseload():
 # --- the case page --------------------------------------------------------------------------
 
 
-def _case(referral_id: int) -> Referral:
-    """The case, or 404 for anyone who may not work on it: a navigator learns nothing of others'."""
-    referral = referral_with_people(referral_id)
-    if referral is None or not work.may_work_on(current_user, referral):
-        abort(404)
-    return referral
+_case = work.case_or_404
 
 
 def _contacts(referral: Referral) -> list[Contact]:

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import abort, current_app
+from flask_login import current_user
 
 from portal.alerts.models import AlertKind
 from portal.alerts.service import notify_coordinators
@@ -32,6 +33,7 @@ from portal.measures import scales
 from portal.measures.models import MeasureResponse, Scale, Stage
 from portal.referrals import workflow
 from portal.referrals.models import ClosureReason, Referral, ReferralAction, ReferralStatus
+from portal.referrals.queue import referral_with_people
 from portal.referrals.workflow import Actor, TransitionRefused
 from portal.volunteers import buddying
 
@@ -62,6 +64,14 @@ def may_work_on(user, referral: Referral) -> bool:
     if user.role in (Role.COORDINATOR, Role.ADMIN):
         return True
     return user.role == Role.NAVIGATOR and referral.navigator_id == user.id
+
+
+def case_or_404(referral_id: int) -> Referral:
+    """The case, or 404 for anyone who may not work on it: a navigator learns nothing of others'."""
+    referral = referral_with_people(referral_id)
+    if referral is None or not may_work_on(current_user, referral):
+        abort(404)
+    return referral
 
 
 def overdue_days() -> int:

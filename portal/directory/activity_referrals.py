@@ -73,12 +73,6 @@ def _open_link(
     )
 
 
-def _age(born: date | None, today: date) -> int | None:
-    if born is None:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
 def refer(
     referral: Referral, activity: Activity, by: User, shared: SharedDetails, today: date
 ) -> ActivityReferral:
@@ -99,7 +93,7 @@ def refer(
         person_name=person.full_name,
         shared_phone=person.phone if shared.phone else None,
         shared_email=person.email if shared.email else None,
-        shared_age=_age(person.date_of_birth, today) if shared.age else None,
+        shared_age=person.age_on(today) if shared.age else None,
         shared_note=shared.note,
         respond_by=add_working_days(today, current_app.config["ACTIVITY_RESPONSE_WORKING_DAYS"]),
         created_by=by,

@@ -20,7 +20,6 @@ from portal.matching import decisions
 from portal.matching import pools as matching_pools
 from portal.matching.models import MatchKind
 from portal.referrals.models import Referral
-from portal.referrals.queue import referral_with_people
 from portal.referrals.workflow import TransitionRefused
 from portal.web import render
 
@@ -28,11 +27,7 @@ bp = Blueprint("case_activities", __name__)
 CASE_WORKERS = (Role.NAVIGATOR, Role.COORDINATOR, Role.ADMIN)
 
 
-def _open_case(referral_id: int) -> Referral:
-    referral = referral_with_people(referral_id)
-    if referral is None or not work.may_work_on(current_user, referral):
-        abort(404)
-    return referral
+_open_case = work.case_or_404
 
 
 def _listed_activity(activity_id: int):

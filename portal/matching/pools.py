@@ -63,12 +63,6 @@ def centroids() -> dict[str, tuple[float, float]]:
     return {outcode: (lat, lon) for outcode, lat, lon in rows}
 
 
-def _age(born: date | None, today: date) -> int | None:
-    if born is None:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
 def person_for(referral: Referral, today: date) -> Person:
     """What matching weighs about the person on this referral."""
     goals = db.session.scalars(
@@ -115,7 +109,7 @@ def _person(
         district=postcode_district(resident.postcode),
         has_postcode=bool(resident.postcode),
         language=resident.language or "English",
-        age=_age(resident.date_of_birth, today),
+        age=resident.age_on(today),
         reasons=frozenset(r.value for r in referral.reason_codes),
         goals=tuple(PersonGoal(g, stems(g)) for g in goals),
         interests=frozenset(referral.interests or []),

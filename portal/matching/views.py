@@ -35,11 +35,7 @@ SHOW_CHOICES = (5, 20, 50)
 BATCH_PAGE = 25
 
 
-def _case(referral_id: int) -> Referral:
-    referral = referral_with_people(referral_id)
-    if referral is None or not work.may_work_on(current_user, referral):
-        abort(404)
-    return referral
+_case = work.case_or_404
 
 
 def _show() -> int:

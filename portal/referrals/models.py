@@ -105,6 +105,13 @@ class Resident(db.Model):
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
 
+    def age_on(self, day: date) -> int | None:
+        """Whole years on that day; None when the date of birth is not known."""
+        born = self.date_of_birth
+        if born is None:
+            return None
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
 
 class ReferralSource(LabelledEnum):
     PRACTICE = "practice", "GP practice"
