@@ -96,6 +96,15 @@ class Config:
     # Where people reach the portal: links in emails sent by scheduled jobs start with it.
     PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:5000")
     HUB_PHONE = os.environ.get("HUB_PHONE", "024 7600 0000")
+    # Where practices write back about a report; shown in every report.
+    HUB_EMAIL = os.environ.get("HUB_EMAIL", "hub@social-prescribing.invalid")
+    # GP outcome reports: the morning run (London time), and how hard a failed send is retried.
+    REPORT_RUN_HOUR = _int("REPORT_RUN_HOUR", 7)
+    REPORT_MAX_ATTEMPTS = _int("REPORT_MAX_ATTEMPTS", 5)
+    # The wait after the first failure; each later wait is three times the one before.
+    REPORT_RETRY_MINUTES = _int("REPORT_RETRY_MINUTES", 5)
+    # A send still "in progress" after this long was cut short (the process died): retry it.
+    REPORT_STALE_MINUTES = _int("REPORT_STALE_MINUTES", 15)
     PAGE_SIZE = 25
     # Failed attempts to reach a person before triage may close as "unable to contact".
     TRIAGE_ATTEMPTS_BEFORE_UNABLE_TO_CONTACT = _int("TRIAGE_ATTEMPTS_BEFORE_UNABLE_TO_CONTACT", 3)

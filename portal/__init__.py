@@ -115,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.matching.views import bp as matching_bp
     from portal.pages import bp as pages_bp
     from portal.referrals.views import bp as referrals_bp
+    from portal.reports.views import bp as reports_bp
     from portal.volunteers.hub_views import bp as volunteer_hub_bp
     from portal.volunteers.signup_views import bp as volunteer_signup_bp
     from portal.volunteers.views import bp as volunteers_bp
@@ -134,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
         case_activities_bp,
         oruk_bp,
         matching_bp,
+        reports_bp,
         dashboard_bp,
     ):
         app.register_blueprint(bp)

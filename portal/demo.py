@@ -911,7 +911,7 @@ class _Builder:
                     address=f"{name}, {self.address()}",
                     postcode=self.postcode(outcodes),
                     # One practice has no secure mailbox and reads reports in the portal.
-                    report_mailbox=None if i == 11 else f"practice.{ods.lower()}@nhs.invalid",
+                    report_mailbox=None if i == 11 else f"reports.{ods.lower()}@example.org",
                     report_frequency=frequency,
                     notify_on_close=self.rng.random() < 0.3,
                     # The demo practice is the largest, so it has the most referrals.

@@ -26,24 +26,37 @@ class MailError(RuntimeError):
 
 
 def build_message(
-    to: str, subject: str, body: str, attachments: tuple[Attachment, ...] = ()
+    to: str,
+    subject: str,
+    body: str,
+    attachments: tuple[Attachment, ...] = (),
+    message_id: str | None = None,
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
     msg["Subject"] = subject
+    if message_id:
+        msg["Message-ID"] = message_id
     msg.set_content(body)
     for a in attachments:
         msg.add_attachment(a.content, maintype=a.maintype, subtype=a.subtype, filename=a.filename)
     return msg
 
 
-def send_email(to: str, subject: str, body: str, attachments: tuple[Attachment, ...] = ()) -> None:
+def send_email(
+    to: str,
+    subject: str,
+    body: str,
+    attachments: tuple[Attachment, ...] = (),
+    message_id: str | None = None,
+) -> None:
     cfg = current_app.config
-    msg = build_message(to, subject, body, attachments)
+    msg = build_message(to, subject, body, attachments, message_id)
     if cfg["MAIL_BACKEND"] == "console":
         # Development only: the message goes to the terminal that runs `make run`.
-        print(f"\n--- email to {to}: {subject}\n{body}\n--- end of email\n", flush=True)
+        names = "".join(f"\n[attached: {a.filename}]" for a in attachments)
+        print(f"\n--- email to {to}: {subject}\n{body}{names}\n--- end of email\n", flush=True)
         return
     try:
         with smtplib.SMTP(

@@ -11,6 +11,7 @@ from portal.directory.models import (
     ActivityReferral,
     Organisation,
 )
+from portal.jobs.models import JobRun
 from portal.matching.models import MatchDecision, MatchingWeight, PostcodeDistrict
 from portal.measures.models import MeasureResponse
 from portal.referrals.models import (
@@ -20,7 +21,7 @@ from portal.referrals.models import (
     ReferralReasonLink,
     Resident,
 )
-from portal.reports.models import OutcomeReport, QueuedOutcome
+from portal.reports.models import OutcomeReport, QueuedOutcome, ReportAttempt
 from portal.volunteers.models import (
     BuddyMatch,
     ReminderSent,
@@ -40,6 +41,7 @@ __all__ = [
     "BuddyMatch",
     "Contact",
     "Goal",
+    "JobRun",
     "MatchDecision",
     "MatchingWeight",
     "MeasureResponse",
@@ -53,6 +55,7 @@ __all__ = [
     "Referral",
     "ReferralReasonLink",
     "ReminderSent",
+    "ReportAttempt",
     "Resident",
     "Role",
     "TrainingModule",

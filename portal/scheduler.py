@@ -7,6 +7,8 @@ than duplicates them, and each is safe to run twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -20,13 +22,71 @@ JOB_TABLE = "apscheduler_jobs"
 _app: Flask | None = None
 
 
+@contextmanager
+def _recorded(job_id: str) -> Iterator[dict]:
+    """Run a job's body in the app, keeping when it ran and how it ended for the admin pages.
+
+    The body puts a one-line result in the dict it is given.
+    """
+    from portal.db_types import utcnow
+    from portal.extensions import db
+    from portal.jobs.models import JobRun
+
+    outcome: dict = {}
+    with _app.test_request_context(base_url=_app.config["PORTAL_URL"]):
+        run = db.session.get(JobRun, job_id) or JobRun(job_id=job_id)
+        run.last_started_at = utcnow()
+        db.session.add(run)
+        db.session.commit()
+        try:
+            yield outcome
+        except Exception as exc:
+            db.session.rollback()
+            _record_error(job_id, f"{type(exc).__name__}: {exc}")
+            raise
+        run = db.session.get(JobRun, job_id)
+        run.last_finished_at = utcnow()
+        run.last_result = outcome.get("result")
+        db.session.commit()
+
+
+def _record_error(job_id: str, error: str) -> None:
+    from portal.db_types import utcnow
+    from portal.extensions import db
+    from portal.jobs.models import JobRun
+
+    run = db.session.get(JobRun, job_id) or JobRun(job_id=job_id)
+    run.last_error = error[:2000]
+    run.last_error_at = utcnow()
+    db.session.add(run)
+    db.session.commit()
+
+
+def send_outcome_reports() -> None:
+    """The morning run: claim each practice's report for its last whole period and send it."""
+    from portal.reports.delivery import run_scheduled
+
+    with _recorded("send_outcome_reports") as outcome:
+        outcome["result"] = run_scheduled().words()
+        log.info("outcome reports: %s", outcome["result"])
+
+
+def retry_outcome_reports() -> None:
+    """Every few minutes: notices of closed cases, retries after a failure, stale sends."""
+    from portal.reports.delivery import run_due
+
+    with _recorded("retry_outcome_reports") as outcome:
+        outcome["result"] = run_due().words()
+
+
 def purge_rate_limit_counters() -> None:
     """Delete rate-limit windows that have ended, so the table stays small."""
     from portal.auth.ratelimit import DatabaseStorage
 
-    with _app.app_context():
+    with _recorded("purge_rate_limit_counters") as outcome:
         removed = DatabaseStorage().purge_expired()
-        log.info("purged %d expired rate-limit counters", removed)
+        outcome["result"] = f"purged {removed} expired rate-limit counters"
+        log.info(outcome["result"])
 
 
 def send_volunteer_expiry_reminders() -> None:
@@ -34,10 +94,11 @@ def send_volunteer_expiry_reminders() -> None:
     from portal.db_types import london_today
     from portal.volunteers.reminders import send_expiry_reminders
 
-    # A request context with the portal's public address, so links in the emails work.
-    with _app.test_request_context(base_url=_app.config["PORTAL_URL"]):
+    # The recorded context has the portal's public address, so links in the emails work.
+    with _recorded("send_volunteer_expiry_reminders") as outcome:
         sent = send_expiry_reminders(london_today())
-        log.info("sent %d volunteer expiry reminders", sent)
+        outcome["result"] = f"sent {sent} volunteer expiry reminders"
+        log.info(outcome["result"])
 
 
 def flag_stale_activities() -> None:
@@ -45,9 +106,10 @@ def flag_stale_activities() -> None:
     from portal.db_types import london_today
     from portal.directory.listings import flag_stale_activities as flag
 
-    with _app.test_request_context(base_url=_app.config["PORTAL_URL"]):
+    with _recorded("flag_stale_activities") as outcome:
         flagged = flag(london_today())
-        log.info("flagged %d activities that may be out of date", flagged)
+        outcome["result"] = f"flagged {flagged} activities that may be out of date"
+        log.info(outcome["result"])
 
 
 def send_activity_referral_reminders() -> None:
@@ -55,9 +117,10 @@ def send_activity_referral_reminders() -> None:
     from portal.db_types import london_today
     from portal.directory.activity_referrals import send_deadline_reminders
 
-    with _app.test_request_context(base_url=_app.config["PORTAL_URL"]):
+    with _recorded("send_activity_referral_reminders") as outcome:
         reminded, lapsed = send_deadline_reminders(london_today())
-        log.info("activity referrals: %d reminders, %d lapsed", reminded, lapsed)
+        outcome["result"] = f"activity referrals: {reminded} reminders, {lapsed} lapsed"
+        log.info(outcome["result"])
 
 
 def use_app(app: Flask) -> None:
@@ -76,6 +139,21 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
             )
         },
         job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1},
+    )
+    scheduler.add_job(
+        send_outcome_reports,
+        "cron",
+        hour=app.config["REPORT_RUN_HOUR"],
+        minute=0,
+        id="send_outcome_reports",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        retry_outcome_reports,
+        "interval",
+        minutes=2,
+        id="retry_outcome_reports",
+        replace_existing=True,
     )
     scheduler.add_job(
         purge_rate_limit_counters,
@@ -113,7 +191,11 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
 
     def _report(event) -> None:
         kind = "missed" if event.code == EVENT_JOB_MISSED else "failed"
-        log.error("scheduled job %s %s: %s", event.job_id, kind, getattr(event, "exception", ""))
+        error = getattr(event, "exception", None) or ""
+        log.error("scheduled job %s %s: %s", event.job_id, kind, error)
+        if kind == "missed":
+            with app.app_context():
+                _record_error(event.job_id, "Missed its run time (the scheduler was not running).")
 
     scheduler.add_listener(_report, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler

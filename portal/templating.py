@@ -29,6 +29,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Training courses", "volunteer_hub.training_modules"),
         ("Organisations", "directory_hub.organisations_list"),
         ("Matching", "matching.weights"),
+        ("Outcome reports", "reports.admin_overview"),
     ],
     Role.COORDINATOR: [
         ("Triage queue", "referrals.hub"),
@@ -57,6 +58,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     Role.PRACTICE_USER: [
         ("Our referrals", "referrals.practice_referrals"),
         ("Refer someone", "referrals.new_referral"),
+        ("Outcome reports", "reports.inbox"),
     ],
     Role.COMMISSIONER: [("Dashboard", "dashboard.overview")],
 }
@@ -74,6 +76,11 @@ def navigation_items() -> list[dict]:
 
             unread = unread_count(current_user.id)
             label = f"Alerts ({unread} unread)" if unread else label
+        elif endpoint == "reports.inbox":
+            from portal.reports.views import unread_count as unread_reports
+
+            unread = unread_reports(current_user.practice_id)
+            label = f"Outcome reports ({unread} new)" if unread else label
         items.append({"text": label, "href": href, "current": request.path == href})
     return items
 
@@ -98,6 +105,11 @@ def format_date(value: date | datetime | None) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(LONDON).date()
     return f"{value.day} {value:%B %Y}"
+
+
+def format_iso_date(value: str | None) -> str:
+    """A date kept as text (in a report's stored summaries), shown like any other date."""
+    return format_date(date.fromisoformat(value)) if value else ""
 
 
 def format_datetime(value: datetime | None) -> str:
@@ -152,6 +164,7 @@ def register_templating(app: Flask) -> None:
     app.jinja_env.filters["masked_nhs_number"] = mask_nhs_number
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["iso_date"] = format_iso_date
     app.jinja_env.globals["sparkline"] = sparkline
     app.jinja_env.filters["score"] = format_score
     app.jinja_env.filters["training_expiry"] = expiry_date

@@ -130,6 +130,17 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "oruk.services": PUBLIC,
     "oruk.service": PUBLIC,
     "dashboard.overview": frozenset({A, C, M}),
+    "reports.inbox": frozenset({P}),
+    "reports.practice_report": frozenset({P, A, C}),
+    "reports.mark_read": frozenset({P}),
+    "reports.report_pdf": frozenset({P, A, C}),
+    "reports.report_csv": frozenset({P, A, C}),
+    "reports.report_json": frozenset({P, A, C}),
+    "reports.admin_overview": frozenset({A}),
+    "reports.admin_practice": frozenset({A}),
+    "reports.admin_preview": frozenset({A}),
+    "reports.admin_send_now": frozenset({A}),
+    "reports.admin_resend": frozenset({A}),
 }
 
 DUMMY_VALUES = {
@@ -149,6 +160,8 @@ DUMMY_VALUES = {
     "import_id": "999999",
     "service_id": "00000000-0000-4000-8000-000000000000",
     "filename": "css/portal.css",
+    "report_id": "999999",
+    "practice_id": "999999",
 }
 
 

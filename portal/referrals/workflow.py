@@ -32,6 +32,7 @@ from portal.referrals.models import (
     ReferralStatus,
     Route,
 )
+from portal.reports.models import ReportEvent
 from portal.reports.queue import queue_outcome, withdraw_unsent
 
 S = ReferralStatus
@@ -285,6 +286,8 @@ def triage(
         _close(referral, actor, ClosureReason.NOT_APPROPRIATE, note, triage_summary=summary)
         return
     _move(referral, S.TRIAGED, ReferralAction.TRIAGED, actor, note=summary, at=now)
+    # The practice hears the person was accepted, with the route, in its next report.
+    queue_outcome(referral, ReportEvent.ACCEPTED)
     if route in INT_ROUTES:
         referral.int_neighbourhood_id = practice.neighbourhood_id
         referral.int_sent_at = now

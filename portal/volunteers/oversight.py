@@ -17,6 +17,7 @@ from portal.db_types import utcnow
 from portal.extensions import db
 from portal.form_fields import local_to_utc
 from portal.referrals.models import Referral
+from portal.spreadsheet import safe_cell
 from portal.volunteers.compliance import Compliance, compliance
 from portal.volunteers.models import (
     BuddyMatch,
@@ -298,11 +299,6 @@ CSV_HEADER = (
 )
 
 
-def _cell(value: str) -> str:
-    # A name typed as "=HYPERLINK(...)" must stay text when the file is opened in a spreadsheet.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def hours_csv(rows: list[HoursRow]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -311,7 +307,7 @@ def hours_csv(rows: list[HoursRow]) -> str:
         writer.writerow(
             (
                 r.month,
-                _cell(r.name),
+                safe_cell(r.name),
                 r.contacts,
                 f"{r.contact_minutes / 60:.2f}",
                 f"{r.other_minutes / 60:.2f}",

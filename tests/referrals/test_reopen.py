@@ -303,6 +303,7 @@ def test_an_outcome_already_sent_stays_in_its_report(navigator, hub):
     referral = closed_case(navigator, hub)
     (row,) = queued(referral)
     report = OutcomeReport(
+        claim_key="test:sent-before-reopening",
         practice_id=row.practice_id,
         period_start=date.today() - timedelta(days=7),
         period_end=date.today(),
