@@ -1,4 +1,4 @@
-"""Operator commands: seed-demo, demo-logins, create-admin, check-db, run-scheduler."""
+"""Operator commands: seed-demo, demo-logins, create-admin, check-db, run-scheduler, and jobs."""
 
 from __future__ import annotations
 
@@ -110,6 +110,23 @@ def register_cli(app: Flask) -> None:
         use_app(current_app._get_current_object())
         flag_stale_activities()
         send_activity_referral_reminders()
+
+    @app.cli.command("send-outcome-reports")
+    @click.option("--due-only", is_flag=True, help="Only retries, notices and stale sends.")
+    def send_outcome_reports(due_only: bool) -> None:
+        """Run the outcome report job now; safe beside the scheduler (nothing is sent twice)."""
+        from portal.scheduler import retry_outcome_reports, send_outcome_reports, use_app
+
+        use_app(current_app._get_current_object())
+        if due_only:
+            retry_outcome_reports()
+        else:
+            send_outcome_reports()
+        from portal.jobs.models import JobRun
+
+        job = "retry_outcome_reports" if due_only else "send_outcome_reports"
+        run = db.session.get(JobRun, job)
+        click.echo(run.last_result if run else "nothing recorded")
 
     @app.cli.command("import-postcodes")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))

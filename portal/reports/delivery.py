@@ -315,9 +315,14 @@ class RunSummary:
     def words(self) -> str:
         sent = ", ".join(f"{n} {s}" for s, n in sorted(self.delivered.items())) or "none sent"
         return (
-            f"{len(self.claimed)} reports claimed, {len(self.empty)} with nothing to report, "
-            f"{self.already} already claimed, {self.recovered} stale sends recovered; {sent}"
+            f"{_count(len(self.claimed), 'report')} claimed, {len(self.empty)} with nothing to "
+            f"report, {self.already} already claimed, {self.recovered} stale sends recovered; "
+            f"{sent}"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def run_scheduled(now: datetime | None = None) -> RunSummary:
