@@ -55,7 +55,7 @@ from portal.referrals.models import (
     Urgency,
 )
 from portal.referrals.working_days import add_working_days
-from portal.reports.models import QueuedOutcome
+from portal.reports.models import DeliveryStatus, QueuedOutcome, ReportEvent, ReportKind
 from portal.volunteers.models import (
     BuddyMatch,
     BuddyMatchStatus,
@@ -667,6 +667,96 @@ class _Builder:
         self.volunteer_time()
         self.follow_up()
         self.matching()
+        self.outcome_reports()
+
+    def outcome_reports(self) -> None:
+        """The last few weeks' reports to each practice, delivered, so inboxes have history.
+
+        Closures older than this week were reported in their own period; this week's are
+        still waiting (see follow_up), so "Send now" and the morning run have work to do.
+        """
+        from portal.reports.delivery import claim_key, take_waiting
+        from portal.reports.models import OutcomeReport, ReportAttempt
+        from portal.reports.periods import last_complete, london_date
+
+        week_ago = self.midnight - timedelta(days=7)
+        since = self.midnight - timedelta(days=91)
+        waiting: dict[int, list[datetime]] = {}
+        for case in self.cases:
+            referral = case.referral
+            practice_id = referral.practice_id or case.resident.practice_id
+            if practice_id is None:
+                continue
+            accepted = referral.assigned_at or referral.int_sent_at
+            for event, at in (
+                (ReportEvent.ACCEPTED, accepted),
+                (ReportEvent.CLOSED, referral.closed_at),
+            ):
+                if at and since <= at < week_ago:
+                    db.session.add(
+                        QueuedOutcome(
+                            referral_id=referral.id,
+                            practice_id=practice_id,
+                            event=event,
+                            queued_at=at,
+                        )
+                    )
+                    waiting.setdefault(practice_id, []).append(at)
+        db.session.flush()
+        today = london_date(self.midnight)
+        for practice in self.practices:
+            periods = sorted(
+                {
+                    last_complete(practice.report_frequency, today - timedelta(days=d))
+                    for d in range(0, 92)
+                },
+                key=lambda p: p.start,
+            )
+            for period in periods:
+                if period.end >= london_date(week_ago) or not any(
+                    at < period.cutoff for at in waiting.get(practice.id, [])
+                ):
+                    continue
+                made = period.cutoff + timedelta(hours=7)
+                report = OutcomeReport(
+                    claim_key=claim_key(ReportKind.SCHEDULED, practice.id, period),
+                    kind=ReportKind.SCHEDULED,
+                    practice_id=practice.id,
+                    period_start=period.start,
+                    period_end=period.end,
+                    claimed_at=made,
+                    claimed_by="scheduler",
+                )
+                db.session.add(report)
+                db.session.flush()
+                take_waiting(report, practice, period.cutoff)
+                waiting[practice.id] = [at for at in waiting[practice.id] if at >= period.cutoff]
+                if report.status == DeliveryStatus.EMPTY:
+                    continue
+                status = (
+                    DeliveryStatus.SENT if practice.report_mailbox else DeliveryStatus.INBOX_ONLY
+                )
+                report.status, report.attempts, report.next_attempt_at = status, 1, None
+                report.attempt_started_at = made
+                if status == DeliveryStatus.SENT:
+                    report.sent_at, report.sent_to = made, practice.report_mailbox
+                else:
+                    report.last_error = (
+                        "The practice has no report mailbox, so reports stay in the portal inbox."
+                    )
+                # Earlier reports have been read; the latest waits for the practice.
+                if period.end < london_date(week_ago) - timedelta(days=7):
+                    report.read_at = made + timedelta(hours=3)
+                db.session.add(
+                    ReportAttempt(
+                        report=report,
+                        at=made,
+                        outcome=status,
+                        sent_to=report.sent_to,
+                        error=report.last_error,
+                        by="scheduler",
+                    )
+                )
 
     def matching(self) -> None:
         """Where the CV districts are, navigators' teams and languages, what people would like."""

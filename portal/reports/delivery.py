@@ -87,9 +87,17 @@ def claim(
     except IntegrityError:
         db.session.rollback()
         return None
-    # Everything still waiting up to the end of the period: a change queued during an
-    # earlier period whose report missed it is carried here rather than lost.
-    cutoff = min(period.cutoff, now) if kind == ReportKind.SCHEDULED else now
+    take_waiting(report, practice, min(period.cutoff, now) if kind == ReportKind.SCHEDULED else now)
+    db.session.commit()
+    return report
+
+
+def take_waiting(report: OutcomeReport, practice: Practice, cutoff: datetime) -> None:
+    """Give a freshly claimed report every change still waiting from before `cutoff`.
+
+    A change queued during an earlier period whose report missed it is carried here
+    rather than lost. Not committed: the claim commits it with the report.
+    """
     db.session.execute(
         sa.update(QueuedOutcome)
         .where(
@@ -110,10 +118,8 @@ def claim(
         log.info(
             "outcome report for %s, %s: nothing to report, no email sent",
             practice.ods_code,
-            period.label,
+            Period(report.period_start, report.period_end).label,
         )
-    db.session.commit()
-    return report
 
 
 def _fill(report: OutcomeReport, queued: list[QueuedOutcome], practice: Practice) -> None:
