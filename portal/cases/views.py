@@ -497,7 +497,8 @@ def close(referral_id: int):
     db.session.commit()
     queued = latest_for(referral_id)
     message = f"Case closed: {ClosureReason(form.reason.data).label}." + (
-        f" The outcome will go to {queued.practice.name} in their next report."
+        f" The outcome will go to {queued.practice.name} in their next report"
+        + (", and a notice goes to them now." if queued.practice.notify_on_close else ".")
         if queued
         else " No GP practice is known, so no outcome report will be sent."
     )
