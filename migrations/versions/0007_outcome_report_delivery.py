@@ -138,10 +138,11 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f("ck_queued_outcomes_report_event"), type_="check")
         batch_op.drop_column("event")
 
-    # Only (practice, period) can be kept: hand-sent reports and notices have no place there.
+    # Only (practice, period) can be kept: hand-sent reports and notices have no place
+    # there, nor have statuses 0006 lacks. Their changes wait again rather than being lost.
     op.execute(
-        "UPDATE queued_outcomes SET report_id = NULL WHERE report_id IN "
-        "(SELECT id FROM outcome_reports WHERE kind != 'scheduled')"
+        "UPDATE queued_outcomes SET report_id = NULL WHERE report_id IN (SELECT id FROM "
+        "outcome_reports WHERE kind != 'scheduled' OR status IN ('sending', 'empty'))"
     )
     op.execute("DELETE FROM report_attempts")
     op.execute(
