@@ -34,9 +34,8 @@ def _recorded(job_id: str) -> Iterator[dict]:
 
     outcome: dict = {}
     with _app.test_request_context(base_url=_app.config["PORTAL_URL"]):
-        run = db.session.get(JobRun, job_id) or JobRun(job_id=job_id)
+        run = _job_run(job_id)
         run.last_started_at = utcnow()
-        db.session.add(run)
         db.session.commit()
         try:
             yield outcome
@@ -50,15 +49,25 @@ def _recorded(job_id: str) -> Iterator[dict]:
         db.session.commit()
 
 
-def _record_error(job_id: str, error: str) -> None:
-    from portal.db_types import utcnow
+def _job_run(job_id: str):
+    """The job's row, made if missing; two processes starting the same job both get it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     from portal.extensions import db
     from portal.jobs.models import JobRun
 
-    run = db.session.get(JobRun, job_id) or JobRun(job_id=job_id)
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(insert(JobRun).values(job_id=job_id).on_conflict_do_nothing())
+    return db.session.get(JobRun, job_id)
+
+
+def _record_error(job_id: str, error: str) -> None:
+    from portal.db_types import utcnow
+    from portal.extensions import db
+
+    run = _job_run(job_id)
     run.last_error = error[:2000]
     run.last_error_at = utcnow()
-    db.session.add(run)
     db.session.commit()
 
 

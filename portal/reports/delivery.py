@@ -55,6 +55,12 @@ def claim_key(kind: ReportKind, practice_id: int, period: Period) -> str:
     return f"{kind.value}:{practice_id}:{period.start.isoformat()}:{period.end.isoformat()}"
 
 
+def manual_key(practice_id: int, now: datetime) -> str:
+    # A hand-sent report carries only what no report has taken, so a second one the
+    # same day is safe; the second in the key stops a double click claiming twice.
+    return f"{ReportKind.MANUAL.value}:{practice_id}:{now:%Y%m%dT%H%M%S}"
+
+
 def claim(
     practice: Practice,
     period: Period,
@@ -70,8 +76,9 @@ def claim(
     as "nothing to report", so it is logged and never emailed.
     """
     now = now or utcnow()
+    key = manual_key(practice.id, now) if kind == ReportKind.MANUAL else None
     report = OutcomeReport(
-        claim_key=claim_key(kind, practice.id, period),
+        claim_key=key or claim_key(kind, practice.id, period),
         kind=kind,
         practice_id=practice.id,
         period_start=period.start,
@@ -446,11 +453,9 @@ def send_now(practice: Practice, by: str, now: datetime | None = None) -> Outcom
     today = london_date(now)
     period = Period(min(london_date(first), today), today)
     report = claim(practice, period, kind=ReportKind.MANUAL, now=now, by=by)
-    if report is None:
-        raise ReportRefused(
-            f"A report to {practice.name} was already sent by hand today. Anything since "
-            "goes in the next scheduled report, or use the retry on the report."
-        )
+    if report is None or report.status == S.EMPTY:
+        # Someone else's click took the same changes a moment ago.
+        raise ReportRefused(f"Those changes were just sent to {practice.name} by someone else.")
     deliver(report.id, now=now, by=by)
     db.session.refresh(report)
     return report
