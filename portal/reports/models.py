@@ -64,8 +64,9 @@ class OutcomeReport(db.Model):
     period_start: Mapped[date]
     period_end: Mapped[date]
     referral_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
-    # One summary per person, in the structure documented in the README.
-    summaries: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)
+    # One summary per person, in the structure documented in the README. Deferred: lists
+    # and logs need only the count, and a big practice's summaries run to megabytes.
+    summaries: Mapped[list[dict]] = mapped_column(sa.JSON, default=list, deferred=True)
     status: Mapped[DeliveryStatus] = mapped_column(
         enum_type(DeliveryStatus), default=DeliveryStatus.CLAIMED
     )
@@ -90,7 +91,8 @@ class OutcomeReport(db.Model):
 
     @property
     def people(self) -> int:
-        return len(self.summaries or [])
+        """One section per person, so the count is the number of referrals carried."""
+        return len(self.referral_ids or [])
 
 
 class ReportAttempt(db.Model):

@@ -17,7 +17,7 @@ from portal.referrals.models import Practice, ReportFrequency
 from portal.reports import delivery
 from portal.reports import render as formats
 from portal.reports.forms import ReportSettingsForm
-from portal.reports.models import DeliveryStatus, OutcomeReport, QueuedOutcome
+from portal.reports.models import DeliveryStatus, OutcomeReport, QueuedOutcome, ReportKind
 from portal.reports.periods import london_date, next_run_day
 from portal.web import render, wants_partial
 
@@ -153,7 +153,7 @@ def _waiting_counts() -> dict[int, int]:
 def _latest_reports() -> dict[int, OutcomeReport]:
     latest = (
         sa.select(sa.func.max(OutcomeReport.id))
-        .where(OutcomeReport.kind != "notice")
+        .where(OutcomeReport.kind != ReportKind.NOTICE)
         .group_by(OutcomeReport.practice_id)
     )
     return {
