@@ -16,7 +16,7 @@ from email.utils import make_msgid
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy.exc import IntegrityError
 
 from portal.auth.models import Role, User
@@ -34,7 +34,7 @@ from portal.reports.models import (
     ReportAttempt,
     ReportKind,
 )
-from portal.reports.periods import Period, last_complete, london_date
+from portal.reports.periods import Period, current, last_complete, london_date
 
 log = logging.getLogger(__name__)
 S = DeliveryStatus
@@ -262,8 +262,6 @@ def subject(report: OutcomeReport) -> str:
 
 
 def _send(report: OutcomeReport, mailbox: str) -> None:
-    from flask import url_for
-
     people = report.people
     link = url_for("reports.practice_report", report_id=report.id, _external=True)
     what = "notice" if report.kind == ReportKind.NOTICE else "report"
@@ -488,6 +486,4 @@ def preview(practice: Practice, now: datetime | None = None) -> tuple[Period, li
             )
         )
     )
-    from portal.reports.periods import current
-
     return current(practice.report_frequency, london_date(now)), summaries(waiting)

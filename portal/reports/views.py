@@ -84,7 +84,7 @@ def practice_report(report_id: int):
     report = _report_or_404(report_id)
     audit("viewed", "outcome_report", report.id)
     db.session.commit()
-    return render("reports/report.html", **formats.context(_report_or_404(report_id)))
+    return render("reports/report.html", **formats.context(report))
 
 
 @bp.route("/reports/<int:report_id>/read", methods=["POST"])
