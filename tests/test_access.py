@@ -130,6 +130,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "oruk.services": PUBLIC,
     "oruk.service": PUBLIC,
     "dashboard.overview": frozenset({A, C, M}),
+    "dashboard.table_csv": frozenset({A, C, M}),
     "reports.inbox": frozenset({P}),
     "reports.practice_report": frozenset({P, A, C}),
     "reports.mark_read": frozenset({P}),
@@ -161,6 +162,7 @@ DUMMY_VALUES = {
     "service_id": "00000000-0000-4000-8000-000000000000",
     "filename": "css/portal.css",
     "report_id": "999999",
+    "key": "by_reason",
     "practice_id": "999999",
 }
 
