@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -36,6 +37,7 @@ from portal.referrals.working_days import working_days_between
 from portal.reports.periods import london_midnight
 
 SMALL_NUMBER = 5
+LONDON = ZoneInfo("Europe/London")
 
 
 def suppress(count: int | None) -> str:
@@ -89,7 +91,7 @@ def referrals_by_neighbourhood(scope: Scope | None = None) -> list[tuple[str, in
     rows = db.session.execute(
         sa.select(Neighbourhood.name, sa.func.count(Referral.id))
         .select_from(Neighbourhood)
-        .join(Practice, Practice.neighbourhood_id == Neighbourhood.id)
+        .outerjoin(Practice, Practice.neighbourhood_id == Neighbourhood.id)
         .outerjoin(Referral, sa.and_(*join_on))
         .group_by(Neighbourhood.name)
         .order_by(Neighbourhood.name)
@@ -158,26 +160,40 @@ def referrals_by_reason(scope: Scope) -> list[tuple[str, int]]:
     return [(reason.label, counts.get(reason, 0)) for reason in ReferralReason]
 
 
-def _month(column):
-    """The UK month of a UTC timestamp as YYYY-MM, in each database's own words."""
+def _utc_day_and_late(column) -> tuple:
+    """The UTC date of a stored UTC time, and whether it is in the 23:00 hour.
+
+    UK time is UTC or one hour ahead, so only a time in the last UTC hour of a day can
+    fall on the next UK day. Grouping by these two keeps the rows few (two a day) and
+    lets `_uk_day` give the exact UK date without time zones in SQLite."""
     if db.engine.dialect.name == "postgresql":
-        return sa.func.to_char(sa.func.timezone("Europe/London", column), "YYYY-MM")
-    # SQLite has no time zones: the month of the UTC time, at most an hour off at midnight.
-    return sa.func.strftime("%Y-%m", column)
+        return sa.func.date(column), sa.extract("hour", column) == 23
+    return sa.func.date(column), sa.func.strftime("%H", column) == "23"
+
+
+def _uk_day(utc_day, late) -> date:
+    day = utc_day if isinstance(utc_day, date) else date.fromisoformat(utc_day)
+    if late:
+        moment = datetime.combine(day, time(23, 30), tzinfo=UTC)
+        return moment.astimezone(LONDON).date()
+    return day
 
 
 def referrals_by_month(scope: Scope) -> list[tuple[str, int]]:
-    """Referrals received in the scope, by month received (YYYY-MM), every month listed."""
-    month = _month(Referral.received_at).label("month")
-    counts = dict(
-        db.session.execute(
-            sa.select(month, sa.func.count()).where(*scope.referrals()).group_by(month)
-        ).all()
-    )
-    months, day = [], scope.start.replace(day=1)
-    while day <= scope.end:
-        months.append(f"{day:%Y-%m}")
-        day = (day + timedelta(days=32)).replace(day=1)
+    """Referrals received in the scope, by the UK month received (YYYY-MM), every month
+    in the range listed."""
+    day, late = _utc_day_and_late(Referral.received_at)
+    rows = db.session.execute(
+        sa.select(day, late, sa.func.count()).where(*scope.referrals()).group_by(day, late)
+    ).all()
+    counts: dict[str, int] = {}
+    for utc_day, is_late, n in rows:
+        month = f"{_uk_day(utc_day, is_late):%Y-%m}"
+        counts[month] = counts.get(month, 0) + n
+    months, first = [], scope.start.replace(day=1)
+    while first <= scope.end:
+        months.append(f"{first:%Y-%m}")
+        first = (first + timedelta(days=32)).replace(day=1)
     return [(m, counts.get(m, 0)) for m in months]
 
 
@@ -237,23 +253,22 @@ def _weighted_percentile(values: list[tuple[int, int]], share: float) -> float |
 
 
 def _working_day_spread(start_col, end_col, scope: Scope) -> Spread:
-    # Grouped by the pair of UK dates in the database, so Python sees a few hundred
-    # distinct pairs however many referrals there are, then counts working days per pair.
-    start_day = sa.func.date(start_col).label("a")
-    end_day = sa.func.date(end_col).label("b")
+    # Grouped in the database by the pair of days (see _utc_day_and_late), so Python sees
+    # a few hundred distinct pairs however many referrals there are, then counts the
+    # working days between the UK dates of each pair.
+    a_day, a_late = _utc_day_and_late(start_col)
+    b_day, b_late = _utc_day_and_late(end_col)
     rows = db.session.execute(
-        sa.select(start_day, end_day, sa.func.count())
+        sa.select(a_day, a_late, b_day, b_late, sa.func.count())
         .where(*scope.referrals(), end_col.is_not(None))
-        .group_by(start_day, end_day)
+        .group_by(a_day, a_late, b_day, b_late)
     ).all()
     pairs: dict[int, int] = {}
-    for a, b, n in rows:
-        a = a if isinstance(a, date) else date.fromisoformat(a)
-        b = b if isinstance(b, date) else date.fromisoformat(b)
-        days = working_days_between(a, b)
+    for a, a_is_late, b, b_is_late, n in rows:
+        days = working_days_between(_uk_day(a, a_is_late), _uk_day(b, b_is_late))
         pairs[days] = pairs.get(days, 0) + n
-    values = list(pairs.items())
     people = sum(pairs.values())
+    values = list(pairs.items())
     return Spread(people, _weighted_percentile(values, 0.5), _weighted_percentile(values, 0.9))
 
 
