@@ -30,8 +30,10 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Organisations", "directory_hub.organisations_list"),
         ("Matching", "matching.weights"),
         ("Outcome reports", "reports.admin_overview"),
+        ("Dashboard", "dashboard.hub"),
     ],
     Role.COORDINATOR: [
+        ("Dashboard", "dashboard.hub"),
         ("Triage queue", "referrals.hub"),
         ("Caseloads", "cases.caseload"),
         ("INT referrals", "referrals.int_list"),

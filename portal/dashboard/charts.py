@@ -81,18 +81,21 @@ def bar_chart(
     return BarChart(width, height, bars, ticks, axis_y)
 
 
+MAX_AXIS_LABELS = 8
+
+
 @dataclass(frozen=True)
 class LineChart:
     width: int
     height: int
-    points: list[tuple[float, float, str, str]]  # x, y, label, shown
+    points: list[tuple[float, float, str, str, str]]  # x, y, label, shown, axis label
     ticks: list[tuple[float, str]]
     left: float
     bottom: float
 
     @property
     def polyline(self) -> str:
-        return " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in self.points)
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y, *_ in self.points)
 
 
 def line_chart(
@@ -121,4 +124,10 @@ def line_chart(
         )
         points.append((x, y, label, shown))
     ticks = [(top_pad + plot_h * (1 - f), f"{top * f:g}") for f in (0, 0.5, 1)]
+    # At most about eight labels along the bottom, so they never run into each other.
+    every = math.ceil(len(points) / MAX_AXIS_LABELS) if points else 1
+    points = [
+        (x, y, label, shown, label if i % every == 0 else "")
+        for i, (x, y, label, shown) in enumerate(points)
+    ]
     return LineChart(width, height, points, ticks, left, top_pad + plot_h)

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 
 from portal.auth.models import Role, User
 from portal.dashboard.kpis import Scope
@@ -95,7 +96,7 @@ def read_filters(args, user: User, today: date) -> Filters:
     """The scope the request asks for, or the form with a message next to each wrong field."""
     areas = areas_for(user)
     form = FilterForm(formdata=args if args else None)
-    form.area.choices = [(a.value, a.label) for a in areas]
+    form.area.choices = [SelectChoice(a.value, a.label) for a in areas]
     start_default, end_default = default_range(today)
     if not args:
         form.start.process(None, start_default)

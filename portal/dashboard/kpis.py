@@ -14,10 +14,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from portal.cases.models import Contact
 from portal.directory.models import (
+    CATEGORY_BITS,
     Activity,
+    ActivityCategory,
     ActivityReferral,
     ActivityReferralStatus,
     Organisation,
@@ -34,7 +37,10 @@ from portal.referrals.models import (
     ReferralStatus,
 )
 from portal.referrals.working_days import working_days_between
+from portal.reports.models import DeliveryStatus, OutcomeReport, ReportKind
 from portal.reports.periods import london_midnight
+from portal.volunteers.models import Volunteer, VolunteerHours, VolunteerStatus
+from portal.volunteers.oversight import case_by_bounds
 
 SMALL_NUMBER = 5
 LONDON = ZoneInfo("Europe/London")
@@ -190,10 +196,7 @@ def referrals_by_month(scope: Scope) -> list[tuple[str, int]]:
     for utc_day, is_late, n in rows:
         month = f"{_uk_day(utc_day, is_late):%Y-%m}"
         counts[month] = counts.get(month, 0) + n
-    months, first = [], scope.start.replace(day=1)
-    while first <= scope.end:
-        months.append(f"{first:%Y-%m}")
-        first = (first + timedelta(days=32)).replace(day=1)
+    months = [f"{m:%Y-%m}" for m in _month_starts(scope.start, scope.end)]
     return [(m, counts.get(m, 0)) for m in months]
 
 
@@ -300,6 +303,56 @@ class WellbeingChange:
 HIGHER_IS_BETTER = {Scale.SWEMWBS: True, Scale.UCLA3: False}
 
 
+def _first_and_last(scope: Scope, scale: Scale):
+    """Per referral received in the scope: the id of its first baseline sitting on the
+    scale and of its last closing one (declined sittings and empty ones skipped), for
+    referrals that have both."""
+
+    def sitting(stage: Stage, first: bool):
+        order = MeasureResponse.recorded_at.asc() if first else MeasureResponse.recorded_at.desc()
+        done = (
+            MeasureResponse.score.is_not(None)
+            if scale in HIGHER_IS_BETTER
+            else MeasureResponse.answers.is_not(None)
+        )
+        return (
+            sa.select(MeasureResponse.id)
+            .where(
+                MeasureResponse.referral_id == Referral.id,
+                MeasureResponse.scale == scale,
+                MeasureResponse.stage == stage,
+                MeasureResponse.declined.is_(False),
+                done,
+            )
+            .order_by(order, MeasureResponse.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    ids = (
+        sa.select(
+            sitting(Stage.BASELINE, True).label("baseline_id"),
+            sitting(Stage.CLOSING, False).label("closing_id"),
+        )
+        .where(*scope.referrals())
+        .subquery()
+    )
+    baseline = aliased(MeasureResponse, name="baseline")
+    closing = aliased(MeasureResponse, name="closing")
+    query = (
+        sa.select()
+        .select_from(ids)
+        .join(baseline, baseline.id == ids.c.baseline_id)
+        .join(closing, closing.id == ids.c.closing_id)
+    )
+    return query, baseline, closing
+
+
+def _change_columns(change, higher_is_better: bool) -> list:
+    better = change > 0 if higher_is_better else change < 0
+    return [sa.func.avg(change), sa.func.sum(sa.case((better, 1), else_=0))]
+
+
 def wellbeing_change(scope: Scope, scale: Scale) -> WellbeingChange:
     """People referred in the scope with a baseline and a closing score on the scale: the
     mean of (closing minus baseline), and how many changed for the better. The first
@@ -307,71 +360,226 @@ def wellbeing_change(scope: Scope, scale: Scale) -> WellbeingChange:
     SWEMWBS uses the metric score; UCLA-3 the total (lower is better)."""
     if scale not in HIGHER_IS_BETTER:
         raise ValueError(f"{scale.label} has no single score; see ons4_change")
-
-    def _score(stage: Stage, first: bool):
-        order = MeasureResponse.recorded_at.asc() if first else MeasureResponse.recorded_at.desc()
-        return (
-            sa.select(MeasureResponse.score)
-            .where(
-                MeasureResponse.referral_id == Referral.id,
-                MeasureResponse.scale == scale,
-                MeasureResponse.stage == stage,
-                MeasureResponse.declined.is_(False),
-                MeasureResponse.score.is_not(None),
-            )
-            .order_by(order, MeasureResponse.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-
-    pairs = (
-        sa.select(
-            _score(Stage.BASELINE, True).label("baseline"),
-            _score(Stage.CLOSING, False).label("closing"),
-        )
-        .where(*scope.referrals())
-        .subquery()
-    )
-    change = pairs.c.closing - pairs.c.baseline
-    better = change > 0 if HIGHER_IS_BETTER[scale] else change < 0
+    query, baseline, closing = _first_and_last(scope, scale)
+    change = closing.score - baseline.score
     row = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.avg(change),
-            sa.func.sum(sa.case((better, 1), else_=0)),
-        ).where(pairs.c.baseline.is_not(None), pairs.c.closing.is_not(None))
+        query.add_columns(sa.func.count(), *_change_columns(change, HIGHER_IS_BETTER[scale]))
     ).one()
     mean = round(float(row[1]), 2) if row[1] is not None else None
     return WellbeingChange(scale, row[0], mean, row[2] or 0)
 
 
-def activity_uptake(scope: Scope) -> list[tuple[str, str, int, int]]:
-    """Activity referrals made for people referred in the scope, by organisation and
-    activity: (organisation, activity, referrals sent, taken up). Taken up means the
-    organisation accepted them or they attended; suggestions never sent are left out."""
-    taken = ActivityReferral.status.in_(
-        (
-            ActivityReferralStatus.ACCEPTED,
-            ActivityReferralStatus.ATTENDED,
-            ActivityReferralStatus.STOPPED,
+@dataclass(frozen=True)
+class ItemChange:
+    item: str
+    people: int
+    mean_change: float | None
+    improved: int
+
+    @property
+    def share_improved(self) -> float | None:
+        return round(self.improved / self.people, 3) if self.people else None
+
+
+# ONS4 items in the order they are asked and stored; anxiety is better when lower.
+ONS4_ITEMS = (
+    ("Life satisfaction", True),
+    ("Feeling things are worthwhile", True),
+    ("Happiness yesterday", True),
+    ("Anxiety yesterday", False),
+)
+
+
+def ons4_change(scope: Scope) -> list[ItemChange]:
+    """People referred in the scope with a baseline and a closing ONS4 sitting: for each
+    of the four questions (0 to 10), the mean of (closing minus baseline) and how many
+    changed for the better (higher, except anxiety: lower). The four answers are never
+    added together. First baseline and last closing sitting, declined ones skipped."""
+    query, baseline, closing = _first_and_last(scope, Scale.ONS4)
+    columns = [sa.func.count()]
+    for i, (_, higher) in enumerate(ONS4_ITEMS):
+        change = closing.answers[i].as_integer() - baseline.answers[i].as_integer()
+        columns += _change_columns(change, higher)
+    row = db.session.execute(query.add_columns(*columns)).one()
+    people, out = row[0], []
+    for i, (item, _) in enumerate(ONS4_ITEMS):
+        mean, improved = row[1 + 2 * i], row[2 + 2 * i]
+        out.append(
+            ItemChange(
+                item, people, round(float(mean), 2) if mean is not None else None, improved or 0
+            )
         )
-    )
-    rows = db.session.execute(
-        sa.select(
-            Organisation.name,
-            Activity.title,
-            sa.func.count(),
-            sa.func.sum(sa.case((taken, 1), else_=0)),
-        )
+    return out
+
+
+# Taken up: the organisation accepted the person, or they went.
+TAKEN_UP = (
+    ActivityReferralStatus.ACCEPTED,
+    ActivityReferralStatus.ATTENDED,
+    ActivityReferralStatus.STOPPED,
+)
+
+
+def _sent_activity_referrals(scope: Scope):
+    return (
+        sa.select()
         .select_from(ActivityReferral)
         .join(Referral, Referral.id == ActivityReferral.referral_id)
         .join(Activity, Activity.id == ActivityReferral.activity_id)
-        .join(Organisation, Organisation.id == Activity.organisation_id)
         .where(*scope.referrals(), ActivityReferral.status != ActivityReferralStatus.SUGGESTED)
-        .group_by(Organisation.name, Activity.title)
-        .order_by(Organisation.name, Activity.title)
     )
-    return [(org, title, n, t or 0) for org, title, n, t in rows]
+
+
+def _uptake_columns() -> list:
+    taken = ActivityReferral.status.in_(TAKEN_UP)
+    return [sa.func.count(), sa.func.sum(sa.case((taken, 1), else_=0))]
+
+
+def activity_uptake(scope: Scope) -> list[tuple[str, int, int]]:
+    """Activity referrals made for people referred in the scope, by the organisation
+    running the activity: (organisation, referrals, taken up). A referral counts when it
+    was sent to the organisation or the person was signposted; suggestions a navigator
+    never acted on do not. Taken up means accepted, attended or attended then stopped."""
+    rows = db.session.execute(
+        _sent_activity_referrals(scope)
+        .join(Organisation, Organisation.id == Activity.organisation_id)
+        .add_columns(Organisation.name, *_uptake_columns())
+        .group_by(Organisation.name)
+        .order_by(Organisation.name)
+    )
+    return [(org, n, t or 0) for org, n, t in rows]
+
+
+def activity_uptake_by_category(scope: Scope) -> list[tuple[str, int, int]]:
+    """The same activity referrals as `activity_uptake`, by the activity's categories:
+    (category, referrals, taken up). An activity in two categories counts under each.
+    Every category is listed."""
+    taken = ActivityReferral.status.in_(TAKEN_UP)
+    columns = []
+    for category in ActivityCategory:
+        in_category = Activity.categories_mask.op("&")(CATEGORY_BITS[category.value]) != 0
+        columns += [
+            sa.func.sum(sa.case((in_category, 1), else_=0)),
+            sa.func.sum(sa.case((sa.and_(in_category, taken), 1), else_=0)),
+        ]
+    row = db.session.execute(_sent_activity_referrals(scope).add_columns(*columns)).one()
+    return [
+        (category.label, int(row[2 * i] or 0), int(row[2 * i + 1] or 0))
+        for i, category in enumerate(ActivityCategory)
+    ]
+
+
+def _month_starts(start: date, end: date) -> list[date]:
+    months, first = [], start.replace(day=1)
+    while first <= end:
+        months.append(first)
+        first = (first + timedelta(days=32)).replace(day=1)
+    return months
+
+
+@dataclass(frozen=True)
+class VolunteerMonth:
+    month: str  # YYYY-MM
+    hours: float
+    volunteers: int
+
+
+def volunteer_time_by_month(scope: Scope) -> list[VolunteerMonth]:
+    """Time volunteers gave in each UK month of the range: minutes on contacts they logged
+    with the people they support plus other hours they logged (training, travel, events),
+    in hours to one decimal place, and how many volunteers logged any time that month
+    (active volunteers). Volunteers serve the whole hub, so a practice filter does not
+    narrow these."""
+    months = _month_starts(scope.start, scope.end)
+    bounds = [london_midnight(m) for m in months[1:]]
+    contacts = (
+        sa.select(
+            case_by_bounds(Contact.occurred_at, months, bounds).label("month"),
+            Contact.author_id.label("user_id"),
+            sa.func.coalesce(Contact.duration_minutes, 0).label("minutes"),
+        )
+        .join(Volunteer, Volunteer.user_id == Contact.author_id)
+        .where(Contact.occurred_at >= scope.since, Contact.occurred_at < scope.until)
+    )
+    other = (
+        sa.select(
+            case_by_bounds(VolunteerHours.worked_on, months, months[1:]).label("month"),
+            Volunteer.user_id.label("user_id"),
+            VolunteerHours.minutes.label("minutes"),
+        )
+        .join(Volunteer, Volunteer.id == VolunteerHours.volunteer_id)
+        .where(VolunteerHours.worked_on >= scope.start, VolunteerHours.worked_on <= scope.end)
+    )
+    given = sa.union_all(contacts, other).subquery()
+    rows = db.session.execute(
+        sa.select(
+            given.c.month,
+            sa.func.sum(given.c.minutes),
+            sa.func.count(sa.distinct(given.c.user_id)),
+        ).group_by(given.c.month)
+    ).all()
+    found = {month: (int(minutes or 0), people) for month, minutes, people in rows}
+    out = []
+    for m in months:
+        minutes, people = found.get(f"{m:%Y-%m}", (0, 0))
+        out.append(VolunteerMonth(f"{m:%Y-%m}", round(minutes / 60, 1), people))
+    return out
+
+
+def active_volunteers() -> int:
+    """Volunteers whose status is active today: vetted, trained and available."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Volunteer)
+        .where(Volunteer.status == VolunteerStatus.ACTIVE)
+    )
+
+
+@dataclass(frozen=True)
+class ReportTimeliness:
+    month: str  # YYYY-MM of the period's last day
+    due: int
+    on_time: int
+    late: int
+    not_sent: int
+    inbox_only: int
+
+
+def reports_on_time(scope: Scope) -> list[ReportTimeliness]:
+    """Scheduled outcome reports to the practices in the scope whose period ended in the
+    range, by the month it ended. A report is due the day after its period ends (the
+    07:00 run makes it then). On time: emailed by the end of that day, UK time. Late:
+    emailed after. Not sent: failed, or still being sent or retried. Inbox only: the
+    practice has no mailbox, so it could only be read in the portal. Periods with nothing
+    to report send nothing and are not counted. Every month in the range is listed."""
+    s_day, s_late = _utc_day_and_late(OutcomeReport.sent_at)
+    conditions = [
+        OutcomeReport.kind == ReportKind.SCHEDULED,
+        OutcomeReport.status != DeliveryStatus.EMPTY,
+        OutcomeReport.period_end >= scope.start,
+        OutcomeReport.period_end <= scope.end,
+    ]
+    if scope.practice_ids is not None:
+        conditions.append(OutcomeReport.practice_id.in_(scope.practice_ids))
+    rows = db.session.execute(
+        sa.select(OutcomeReport.period_end, OutcomeReport.status, s_day, s_late, sa.func.count())
+        .where(*conditions)
+        .group_by(OutcomeReport.period_end, OutcomeReport.status, s_day, s_late)
+    ).all()
+    counts: dict[str, list[int]] = {
+        f"{m:%Y-%m}": [0, 0, 0, 0, 0] for m in _month_starts(scope.start, scope.end)
+    }
+    for period_end, status, sent_day, sent_late, n in rows:
+        cells = counts.setdefault(f"{period_end:%Y-%m}", [0, 0, 0, 0, 0])
+        cells[0] += n
+        if status == DeliveryStatus.SENT and sent_day is not None:
+            sent_on = _uk_day(sent_day, sent_late)
+            cells[1 if sent_on <= period_end + timedelta(days=1) else 2] += n
+        elif status == DeliveryStatus.INBOX_ONLY:
+            cells[4] += n
+        else:
+            cells[3] += n
+    return [ReportTimeliness(month, *cells) for month, cells in sorted(counts.items())]
 
 
 def suppressed_rows(rows: Iterable[tuple], count_positions: tuple[int, ...]) -> list[tuple]:
