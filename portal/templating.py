@@ -131,12 +131,14 @@ def htmx_config() -> str:
             "includeIndicatorStyles": False,
             "historyCacheSize": 0,
             "refreshOnHistoryMiss": True,
-            # A form sent back with its errors (400), or a save refused because someone
-            # else saved first (409), is swapped in like a success so the messages show.
+            # A form sent back with its errors (400 or 422), or a save refused because
+            # someone else saved first (409), is swapped in like a success so the
+            # messages show.
             "responseHandling": [
                 {"code": "204", "swap": False},
                 {"code": "[23]..", "swap": True},
                 {"code": "40[09]", "swap": True, "error": False},
+                {"code": "422", "swap": True, "error": False},
                 {"code": "[45]..", "swap": False, "error": True},
             ],
         }

@@ -21,6 +21,9 @@ from portal.form_fields import DateInputField
 from portal.referrals.models import Neighbourhood, Practice
 
 LONGEST_RANGE_YEARS = 5
+# Dates outside these years cannot hold referrals, and far-off years would overflow
+# the date arithmetic.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
 
 
 class FilterForm(FlaskForm):
@@ -111,6 +114,9 @@ def read_filters(args, user: User, today: date) -> Filters:
     for field in (form.start, form.end):
         if field.parse_error:
             field.errors = [field.parse_error]
+    for field, day in ((form.start, start), (form.end, end)):
+        if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            field.errors = [f"Enter a year from {EARLIEST_YEAR} to {LATEST_YEAR}"]
     if form.start.errors or form.end.errors:
         return Filters(form, None, chosen)
     if end < start:

@@ -216,7 +216,8 @@ def volunteer_expiry(today: date, within_days: int, renewal_years: int) -> Expir
     A DBS check counts for `renewal_years` from its issue date, or from the last Update
     Service check when later, and only for roles that need one (buddy, navigator). A
     module counts from its latest completion for its `valid_for_months`. A volunteer is
-    counted once in each column however many items apply."""
+    counted once in each column however many items apply, and in both training columns
+    when one module has run out and another is about to."""
     horizon = today + timedelta(days=within_days)
     needs_dbs = sa.or_(Volunteer.role_buddy.is_(True), Volunteer.role_navigator.is_(True))
 
@@ -286,24 +287,24 @@ def volunteer_expiry(today: date, within_days: int, renewal_years: int) -> Expir
                 ),
             )
 
+        yesterday = today - timedelta(days=1)
+        expiring_row = sa.and_(ends_by(horizon), sa.not_(ends_by(yesterday)))
         row = db.session.execute(
             sa.select(
-                sa.func.count(
-                    sa.distinct(sa.case((ends_by(today - timedelta(days=1)), Volunteer.id)))
-                ),
-                sa.func.count(sa.distinct(sa.case((ends_by(horizon), Volunteer.id)))),
+                sa.func.count(sa.distinct(sa.case((ends_by(yesterday), Volunteer.id)))),
+                sa.func.count(sa.distinct(sa.case((expiring_row, Volunteer.id)))),
             )
             .select_from(latest)
             .join(Volunteer, Volunteer.id == latest.c.volunteer_id)
             .where(Volunteer.status.in_(CHECKED_STATUSES))
         ).one()
-        training_expired, training_expiring = row
+        training_expired, training_expiring = (int(n or 0) for n in row)
     expired_dbs, by_horizon_dbs = (int(v or 0) for v in dbs)
     return ExpiryCounts(
         expired_dbs,
         by_horizon_dbs - expired_dbs,
-        int(training_expired),
-        int(training_expiring) - int(training_expired),
+        training_expired,
+        training_expiring,
     )
 
 

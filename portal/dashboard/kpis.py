@@ -90,18 +90,23 @@ def referrals_by_status() -> dict[ReferralStatus, int]:
 
 def referrals_by_neighbourhood(scope: Scope | None = None) -> list[tuple[str, int]]:
     """Referrals from practices received in the scope, by the practice's Integrated
-    Neighbourhood Team. Every team is listed, with 0 where it had none."""
+    Neighbourhood Team. Every team is listed, with 0 where it had none; a scope limited
+    to some practices lists only their teams."""
     join_on = [Referral.practice_id == Practice.id]
-    if scope is not None:
-        join_on += scope.referrals()
-    rows = db.session.execute(
+    query = (
         sa.select(Neighbourhood.name, sa.func.count(Referral.id))
         .select_from(Neighbourhood)
         .outerjoin(Practice, Practice.neighbourhood_id == Neighbourhood.id)
-        .outerjoin(Referral, sa.and_(*join_on))
         .group_by(Neighbourhood.name)
         .order_by(Neighbourhood.name)
     )
+    if scope is not None:
+        join_on += scope.referrals()
+        if scope.practice_ids is not None:
+            # Only the teams of the practices in scope: another team's 0 would be false.
+            teams = sa.select(Practice.neighbourhood_id).where(Practice.id.in_(scope.practice_ids))
+            query = query.where(Neighbourhood.id.in_(teams))
+    rows = db.session.execute(query.outerjoin(Referral, sa.and_(*join_on)))
     return [(name, n) for name, n in rows]
 
 

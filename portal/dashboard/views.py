@@ -42,7 +42,7 @@ def overview():
     tables = commissioner_tables(scope) if received else []
     return render(
         "dashboard/overview.html",
-        "dashboard/partials/_figures.html",
+        "dashboard/partials/_dashboard.html",
         status_code=200 if scope else 422,
         filters=filters,
         form=filters.form,
