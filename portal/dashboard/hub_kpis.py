@@ -69,8 +69,8 @@ def received_by_source(today: date) -> list[RecentCount]:
 
 def received_by_practice(today: date) -> list[RecentCount]:
     """Referrals received this week and this month by the practice they came from, for
-    practices with any this month, busiest first. Self-referrals with no practice count
-    under "No practice"."""
+    practices with any this week or this month (a week can begin last month), busiest
+    first. Self-referrals with no practice count under "No practice"."""
     counts = _week_and_month(Referral.practice_id, today)
     names = dict(
         db.session.execute(
