@@ -57,6 +57,8 @@ class Contact(db.Model):
             "NOT concern_raised OR safeguarding_note IS NOT NULL", name="concern_has_note"
         ),
         sa.Index("ix_contacts_referral_occurred", "referral_id", "occurred_at"),
+        # "Has this person had a successful contact since ...?" answered from the index alone.
+        sa.Index("ix_contacts_referral_successful", "referral_id", "successful", "occurred_at"),
         sa.Index("ix_contacts_author_occurred", "author_id", "occurred_at"),
     )
 

@@ -11,19 +11,19 @@ from datetime import date
 
 from flask import current_app, render_template
 
-from portal.dashboard.figures import charts_for, commissioner_tables, headlines
+from portal.dashboard.figures import charts_for, commissioner_figures
 from portal.dashboard.kpis import SMALL_NUMBER, Scope
 
 
 def pack_html(scope: Scope, area: str, today: date) -> str:
-    tables = commissioner_tables(scope)
+    shown, tables = commissioner_figures(scope)
     return render_template(
         "dashboard/evaluation_pdf.html",
         scope=scope,
         area=area,
         today=today,
         hub_name=current_app.config["HUB_NAME"],
-        headlines=headlines(scope),
+        headlines=shown,
         tables=tables,
         charts=charts_for(tables),
         small_number=SMALL_NUMBER,

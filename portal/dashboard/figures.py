@@ -12,7 +12,6 @@ from datetime import date, datetime
 from portal.dashboard import hub_kpis, kpis
 from portal.dashboard.charts import bar_chart, line_chart
 from portal.dashboard.kpis import Scope, suppress
-from portal.measures.models import Scale
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,21 @@ def _shown_rate(rate: kpis.PracticeRate) -> str:
     return "list size not known" if rate.per_1000 is None else f"{rate.per_1000:.2f}"
 
 
-def commissioner_tables(scope: Scope) -> list[Table]:
-    rates = kpis.referrals_per_1000(scope)
+def commissioner_figures(scope: Scope) -> tuple[list[Headline], list[Table]]:
+    """The headline figures and the tables, each figure worked out once."""
     conv = kpis.conversion(scope)
     volunteers = kpis.volunteer_time_by_month(scope)
+    return headlines(scope, conv, volunteers), commissioner_tables(scope, conv, volunteers)
+
+
+def commissioner_tables(
+    scope: Scope,
+    conv: kpis.Conversion | None = None,
+    volunteers: list[kpis.VolunteerMonth] | None = None,
+) -> list[Table]:
+    rates = kpis.referrals_per_1000(scope)
+    conv = conv or kpis.conversion(scope)
+    volunteers = volunteers if volunteers is not None else kpis.volunteer_time_by_month(scope)
     tables = [
         Table(
             "per_1000",
@@ -103,7 +113,7 @@ def commissioner_tables(scope: Scope) -> list[Table]:
                 "UCLA-3: lower is better (3 to 9). "
                 "ONS4: each question 0 to 10, higher is better except anxiety.",
             ],
-            definition=" ".join((definition(kpis.wellbeing_change), definition(kpis.ons4_change))),
+            definition=definition(kpis.measure_changes),
         ),
         Table(
             "activity_categories",
@@ -171,10 +181,10 @@ def _change_row(label: str, people: int, mean: float | None, share: float | None
 
 def _wellbeing_rows(scope: Scope) -> list[tuple]:
     rows = []
-    for scale in (Scale.SWEMWBS, Scale.UCLA3):
-        c = kpis.wellbeing_change(scope, scale)
-        rows.append(_change_row(scale.label, c.people, c.mean_change, c.share_improved))
-    for c in kpis.ons4_change(scope):
+    changes = kpis.measure_changes(scope)
+    for c in (changes.swemwbs, changes.ucla3):
+        rows.append(_change_row(c.scale.label, c.people, c.mean_change, c.share_improved))
+    for c in changes.ons4:
         rows.append(_change_row(f"ONS4: {c.item}", c.people, c.mean_change, c.share_improved))
     return rows
 
@@ -190,11 +200,15 @@ def _percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)}%" if whole else "no data"
 
 
-def headlines(scope: Scope) -> list[Headline]:
+def headlines(
+    scope: Scope,
+    conv: kpis.Conversion | None = None,
+    volunteers: list[kpis.VolunteerMonth] | None = None,
+) -> list[Headline]:
     """The figures a commissioner reads first, for the page and the evaluation pack."""
-    conv = kpis.conversion(scope)
+    conv = conv or kpis.conversion(scope)
     contact = kpis.time_to_first_contact(scope)
-    volunteers = kpis.volunteer_time_by_month(scope)
+    volunteers = volunteers if volunteers is not None else kpis.volunteer_time_by_month(scope)
     small = conv.referred < kpis.SMALL_NUMBER
 
     def share(part: int) -> str:

@@ -318,9 +318,18 @@ class FailedReport:
     last_error: str | None
 
 
-def failed_report_deliveries() -> list[FailedReport]:
+def failed_report_count() -> int:
     """Outcome reports to practices that have failed for good or are waiting to be retried
-    after a failed attempt, oldest period first."""
+    after a failed attempt."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutcomeReport)
+        .where(OutcomeReport.status.in_((DeliveryStatus.FAILED, DeliveryStatus.RETRYING)))
+    )
+
+
+def failed_report_deliveries(limit: int = 25) -> list[FailedReport]:
+    """The same reports as `failed_report_count`, latest period first, at most `limit`."""
     rows = db.session.execute(
         sa.select(
             OutcomeReport.id,
@@ -332,7 +341,8 @@ def failed_report_deliveries() -> list[FailedReport]:
         )
         .join(Practice, Practice.id == OutcomeReport.practice_id)
         .where(OutcomeReport.status.in_((DeliveryStatus.FAILED, DeliveryStatus.RETRYING)))
-        .order_by(OutcomeReport.period_end, Practice.name)
+        .order_by(OutcomeReport.period_end.desc(), Practice.name)
+        .limit(limit)
     ).all()
     return [FailedReport(*row) for row in rows]
 

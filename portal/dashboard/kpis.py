@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 
 from portal.cases.models import Contact
 from portal.directory.models import (
@@ -40,7 +39,6 @@ from portal.referrals.working_days import working_days_between
 from portal.reports.models import DeliveryStatus, OutcomeReport, ReportKind
 from portal.reports.periods import london_midnight
 from portal.volunteers.models import Volunteer, VolunteerHours, VolunteerStatus
-from portal.volunteers.oversight import case_by_bounds
 
 SMALL_NUMBER = 5
 LONDON = ZoneInfo("Europe/London")
@@ -308,72 +306,6 @@ class WellbeingChange:
 HIGHER_IS_BETTER = {Scale.SWEMWBS: True, Scale.UCLA3: False}
 
 
-def _first_and_last(scope: Scope, scale: Scale):
-    """Per referral received in the scope: the id of its first baseline sitting on the
-    scale and of its last closing one (declined sittings and empty ones skipped), for
-    referrals that have both."""
-
-    def sitting(stage: Stage, first: bool):
-        order = MeasureResponse.recorded_at.asc() if first else MeasureResponse.recorded_at.desc()
-        done = (
-            MeasureResponse.score.is_not(None)
-            if scale in HIGHER_IS_BETTER
-            else MeasureResponse.answers.is_not(None)
-        )
-        return (
-            sa.select(MeasureResponse.id)
-            .where(
-                MeasureResponse.referral_id == Referral.id,
-                MeasureResponse.scale == scale,
-                MeasureResponse.stage == stage,
-                MeasureResponse.declined.is_(False),
-                done,
-            )
-            .order_by(order, MeasureResponse.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-
-    ids = (
-        sa.select(
-            sitting(Stage.BASELINE, True).label("baseline_id"),
-            sitting(Stage.CLOSING, False).label("closing_id"),
-        )
-        .where(*scope.referrals())
-        .subquery()
-    )
-    baseline = aliased(MeasureResponse, name="baseline")
-    closing = aliased(MeasureResponse, name="closing")
-    query = (
-        sa.select()
-        .select_from(ids)
-        .join(baseline, baseline.id == ids.c.baseline_id)
-        .join(closing, closing.id == ids.c.closing_id)
-    )
-    return query, baseline, closing
-
-
-def _change_columns(change, higher_is_better: bool) -> list:
-    better = change > 0 if higher_is_better else change < 0
-    return [sa.func.avg(change), sa.func.sum(sa.case((better, 1), else_=0))]
-
-
-def wellbeing_change(scope: Scope, scale: Scale) -> WellbeingChange:
-    """People referred in the scope with a baseline and a closing score on the scale: the
-    mean of (closing minus baseline), and how many changed for the better. The first
-    baseline and the last closing sitting count; sittings the person declined do not.
-    SWEMWBS uses the metric score; UCLA-3 the total (lower is better)."""
-    if scale not in HIGHER_IS_BETTER:
-        raise ValueError(f"{scale.label} has no single score; see ons4_change")
-    query, baseline, closing = _first_and_last(scope, scale)
-    change = closing.score - baseline.score
-    row = db.session.execute(
-        query.add_columns(sa.func.count(), *_change_columns(change, HIGHER_IS_BETTER[scale]))
-    ).one()
-    mean = round(float(row[1]), 2) if row[1] is not None else None
-    return WellbeingChange(scale, row[0], mean, row[2] or 0)
-
-
 @dataclass(frozen=True)
 class ItemChange:
     item: str
@@ -395,26 +327,131 @@ ONS4_ITEMS = (
 )
 
 
-def ons4_change(scope: Scope) -> list[ItemChange]:
-    """People referred in the scope with a baseline and a closing ONS4 sitting: for each
-    of the four questions (0 to 10), the mean of (closing minus baseline) and how many
-    changed for the better (higher, except anxiety: lower). The four answers are never
-    added together. First baseline and last closing sitting, declined ones skipped."""
-    query, baseline, closing = _first_and_last(scope, Scale.ONS4)
-    columns = [sa.func.count()]
-    for i, (_, higher) in enumerate(ONS4_ITEMS):
-        change = closing.answers[i].as_integer() - baseline.answers[i].as_integer()
-        columns += _change_columns(change, higher)
-    row = db.session.execute(query.add_columns(*columns)).one()
-    people, out = row[0], []
-    for i, (item, _) in enumerate(ONS4_ITEMS):
-        mean, improved = row[1 + 2 * i], row[2 + 2 * i]
-        out.append(
-            ItemChange(
-                item, people, round(float(mean), 2) if mean is not None else None, improved or 0
-            )
+@dataclass(frozen=True)
+class MeasureChanges:
+    swemwbs: WellbeingChange
+    ucla3: WellbeingChange
+    ons4: list[ItemChange]
+
+
+def _mean(value) -> float | None:
+    return round(float(value), 2) if value is not None else None
+
+
+def measure_changes(scope: Scope) -> MeasureChanges:
+    """People referred in the scope with a baseline and a closing sitting of a scale, and
+    how their answers changed: the first baseline against the last closing sitting, with
+    sittings the person declined (or left empty) skipped. For SWEMWBS (metric score,
+    higher is better) and UCLA-3 (total, lower is better): the mean of (closing minus
+    baseline) and how many changed for the better. For ONS4, each of the four questions
+    (0 to 10) the same way, higher being better except for anxiety; the four answers are
+    never added together. One pass over the sittings of the referrals in scope."""
+    m = MeasureResponse
+    part = (m.referral_id, m.scale, m.stage)
+    answered = sa.or_(
+        sa.and_(m.scale == Scale.ONS4, m.answers.is_not(None)),
+        sa.and_(m.scale != Scale.ONS4, m.score.is_not(None)),
+    )
+    ranked = (
+        sa.select(
+            m.referral_id,
+            m.scale,
+            m.stage,
+            m.score,
+            *(m.answers[i].as_integer().label(f"a{i}") for i in range(len(ONS4_ITEMS))),
+            sa.func.row_number()
+            .over(partition_by=part, order_by=(m.recorded_at, m.id))
+            .label("nth"),
+            sa.func.row_number()
+            .over(partition_by=part, order_by=(m.recorded_at.desc(), m.id.desc()))
+            .label("nth_last"),
         )
-    return out
+        .join(Referral, Referral.id == m.referral_id)
+        .where(
+            *scope.referrals(),
+            m.declined.is_(False),
+            m.stage.in_((Stage.BASELINE, Stage.CLOSING)),
+            answered,
+        )
+        .subquery()
+    )
+    first = sa.and_(ranked.c.stage == Stage.BASELINE, ranked.c.nth == 1)
+    last = sa.and_(ranked.c.stage == Stage.CLOSING, ranked.c.nth_last == 1)
+
+    def pick(which, column, name):
+        return sa.func.max(sa.case((which, column))).label(name)
+
+    items = range(len(ONS4_ITEMS))
+    pairs = (
+        sa.select(
+            ranked.c.scale,
+            pick(first, ranked.c.score, "b"),
+            pick(last, ranked.c.score, "c"),
+            *(pick(first, ranked.c[f"a{i}"], f"b{i}") for i in items),
+            *(pick(last, ranked.c[f"a{i}"], f"c{i}") for i in items),
+        )
+        .where(sa.or_(first, last))
+        .group_by(ranked.c.referral_id, ranked.c.scale)
+        .subquery()
+    )
+    p = pairs.c
+
+    def change(b, c) -> list:
+        return [
+            sa.func.avg(c - b),
+            sa.func.sum(sa.case((c > b, 1), else_=0)),
+            sa.func.sum(sa.case((c < b, 1), else_=0)),
+        ]
+
+    paired = sa.or_(
+        sa.and_(p.scale == Scale.ONS4, p.b0.is_not(None), p.c0.is_not(None)),
+        sa.and_(p.scale != Scale.ONS4, p.b.is_not(None), p.c.is_not(None)),
+    )
+    rows = db.session.execute(
+        sa.select(
+            p.scale,
+            sa.func.count(),
+            *change(p.b, p.c),
+            *(col for i in items for col in change(p[f"b{i}"], p[f"c{i}"])),
+        )
+        .where(paired)
+        .group_by(p.scale)
+    ).all()
+    found = {row[0]: row for row in rows}
+
+    def scored(scale: Scale) -> WellbeingChange:
+        row = found.get(scale)
+        if row is None:
+            return WellbeingChange(scale, 0, None, 0)
+        higher, lower = row[3] or 0, row[4] or 0
+        return WellbeingChange(
+            scale, row[1], _mean(row[2]), higher if HIGHER_IS_BETTER[scale] else lower
+        )
+
+    ons4 = found.get(Scale.ONS4)
+    questions = []
+    for i, (item, higher_is_better) in enumerate(ONS4_ITEMS):
+        if ons4 is None:
+            questions.append(ItemChange(item, 0, None, 0))
+            continue
+        mean, higher, lower = ons4[5 + 3 * i : 8 + 3 * i]
+        improved = (higher if higher_is_better else lower) or 0
+        questions.append(ItemChange(item, ons4[1], _mean(mean), improved))
+    return MeasureChanges(scored(Scale.SWEMWBS), scored(Scale.UCLA3), questions)
+
+
+def wellbeing_change(scope: Scope, scale: Scale) -> WellbeingChange:
+    """SWEMWBS or UCLA-3 change for people referred in the scope: see `measure_changes`."""
+    if scale not in HIGHER_IS_BETTER:
+        raise ValueError(f"{scale.label} has no single score; see ons4_change")
+    changes = measure_changes(scope)
+    return changes.swemwbs if scale == Scale.SWEMWBS else changes.ucla3
+
+
+def ons4_change(scope: Scope) -> list[ItemChange]:
+    """Change in each ONS4 question for people referred in the scope: see
+    `measure_changes`."""
+    return measure_changes(scope).ons4
 
 
 # Taken up: the organisation accepted the person, or they went.
@@ -489,6 +526,27 @@ class VolunteerMonth:
     volunteers: int
 
 
+def uk_month(column):
+    """'YYYY-MM' of the UK calendar month of a stored (naive UTC) time, in SQL.
+
+    PostgreSQL converts with the real Europe/London rules. SQLite has no time zones, so
+    the hour is added in the months that end in summer time (March to September: every
+    one of their last days is in BST, and no other month's is). Only a time in the last
+    UTC hour of a month's last day can move month, so this is exact."""
+    if db.engine.dialect.name == "postgresql":
+        local = sa.func.timezone("Europe/London", sa.func.timezone("UTC", column))
+        return sa.func.to_char(local, "YYYY-MM")
+    in_summer_month = sa.cast(sa.func.strftime("%m", column), sa.Integer).between(3, 9)
+    shift = sa.case((in_summer_month, "+60 minutes"), else_="+0 minutes")
+    return sa.func.strftime("%Y-%m", column, shift)
+
+
+def _date_month(column):
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)
+
+
 def volunteer_time_by_month(scope: Scope) -> list[VolunteerMonth]:
     """Time volunteers gave in each UK month of the range: minutes on contacts they logged
     with the people they support plus other hours they logged (training, travel, events),
@@ -496,10 +554,11 @@ def volunteer_time_by_month(scope: Scope) -> list[VolunteerMonth]:
     (active volunteers). Volunteers serve the whole hub, so a practice filter does not
     narrow these."""
     months = _month_starts(scope.start, scope.end)
-    bounds = [london_midnight(m) for m in months[1:]]
+    # Each row's month in a subquery, grouped outside it: PostgreSQL will not match a
+    # GROUP BY expression that carries its own bound parameters to the select list's.
     contacts = (
         sa.select(
-            case_by_bounds(Contact.occurred_at, months, bounds).label("month"),
+            uk_month(Contact.occurred_at).label("month"),
             Contact.author_id.label("user_id"),
             sa.func.coalesce(Contact.duration_minutes, 0).label("minutes"),
         )
@@ -508,7 +567,7 @@ def volunteer_time_by_month(scope: Scope) -> list[VolunteerMonth]:
     )
     other = (
         sa.select(
-            case_by_bounds(VolunteerHours.worked_on, months, months[1:]).label("month"),
+            _date_month(VolunteerHours.worked_on).label("month"),
             Volunteer.user_id.label("user_id"),
             VolunteerHours.minutes.label("minutes"),
         )

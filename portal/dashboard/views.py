@@ -12,7 +12,12 @@ from portal.audit.service import audit
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.dashboard import evaluation, hub_kpis, kpis
-from portal.dashboard.figures import charts_for, commissioner_tables, headlines, hub_tables
+from portal.dashboard.figures import (
+    charts_for,
+    commissioner_figures,
+    commissioner_tables,
+    hub_tables,
+)
 from portal.dashboard.filters import read_filters
 from portal.db_types import london_today
 from portal.extensions import db
@@ -39,7 +44,7 @@ def overview():
     filters = _filters_or_abort()
     scope = filters.scope
     received = kpis.referrals_received(scope) if scope else None
-    tables = commissioner_tables(scope) if received else []
+    shown, tables = commissioner_figures(scope) if received else ([], [])
     return render(
         "dashboard/overview.html",
         "dashboard/partials/_dashboard.html",
@@ -48,7 +53,7 @@ def overview():
         form=filters.form,
         tables=tables,
         charts=charts_for(tables),
-        headlines=headlines(scope) if received else [],
+        headlines=shown,
         received=received,
         query=request.query_string.decode(),
     )
@@ -127,6 +132,7 @@ def hub():
         ),
         expiry_days=max(current_app.config["EXPIRY_REMINDER_DAYS"]),
         failed_reports=hub_kpis.failed_report_deliveries(),
+        failed_count=hub_kpis.failed_report_count(),
     )
 
 

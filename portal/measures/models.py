@@ -31,7 +31,10 @@ class MeasureResponse(db.Model):
     __tablename__ = "measure_responses"
     __table_args__ = (
         sa.CheckConstraint("declined OR answers IS NOT NULL", name="answers_unless_declined"),
-        sa.Index("ix_measure_responses_referral_scale", "referral_id", "scale", "stage"),
+        # recorded_at last, so the first and last sitting of a stage come straight from it.
+        sa.Index(
+            "ix_measure_responses_referral_scale", "referral_id", "scale", "stage", "recorded_at"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -197,6 +197,8 @@ class Referral(db.Model):
         sa.Index("ix_referrals_navigator_status", "navigator_id", "status"),
         # A practice's own referrals, newest first.
         sa.Index("ix_referrals_practice_received", "practice_id", "received_at"),
+        # The dashboards count referrals received in a date range, at any practice.
+        sa.Index("ix_referrals_received", "received_at"),
         # An Integrated Neighbourhood Team's list.
         sa.Index("ix_referrals_int_status", "int_neighbourhood_id", "status"),
     )

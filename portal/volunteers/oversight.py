@@ -216,10 +216,10 @@ def _london_month(column, months: list[date]):
     where a contact at 00:30 on 1 July in London is 23:30 on 30 June in UTC.
     """
     bounds = [local_to_utc(datetime(m.year, m.month, 1)) for m in months[1:]]
-    return case_by_bounds(column, months, bounds)
+    return _case_by_bounds(column, months, bounds)
 
 
-def case_by_bounds(column, months: list[date], bounds: list) -> sa.ColumnElement:
+def _case_by_bounds(column, months: list[date], bounds: list) -> sa.ColumnElement:
     """'YYYY-MM' of the first month whose upper bound the value is below; else the last."""
     last = sa.literal(f"{months[-1]:%Y-%m}")
     if not bounds:
@@ -259,7 +259,7 @@ def hours_by_month(start: date, end: date) -> list[HoursRow]:
     hours_rows = (
         sa.select(
             VolunteerHours.volunteer_id,
-            case_by_bounds(VolunteerHours.worked_on, months, months[1:]).label("month"),
+            _case_by_bounds(VolunteerHours.worked_on, months, months[1:]).label("month"),
             VolunteerHours.minutes,
         )
         .where(VolunteerHours.worked_on >= start, VolunteerHours.worked_on < end)

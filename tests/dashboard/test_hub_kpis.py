@@ -611,10 +611,8 @@ def test_failed_report_deliveries(app):
     for status in (S.SENT, S.CLAIMED, S.SENDING, S.INBOX_ONLY, S.EMPTY):
         report(alpha, date(2026, 5, 31), status)
 
-    # Failed or retrying only; oldest period first, then practice name.
-    assert hub_kpis.failed_report_deliveries() == [
-        FailedReport(a_early.id, "Alpha", date(2026, 6, 1), date(2026, 6, 7), S.FAILED, None),
-        FailedReport(notice.id, "Beta", date(2026, 6, 1), date(2026, 6, 20), S.FAILED, "refused"),
+    # Failed or retrying only; latest period first, then practice name.
+    june_30 = [
         FailedReport(
             a_june.id, "Alpha", date(2026, 6, 1), date(2026, 6, 30), S.RETRYING, "timed out"
         ),
@@ -627,10 +625,19 @@ def test_failed_report_deliveries(app):
             "550 mailbox unavailable",
         ),
     ]
+    notice_row = FailedReport(
+        notice.id, "Beta", date(2026, 6, 1), date(2026, 6, 20), S.FAILED, "refused"
+    )
+    early = FailedReport(a_early.id, "Alpha", date(2026, 6, 1), date(2026, 6, 7), S.FAILED, None)
+    assert hub_kpis.failed_report_deliveries() == [*june_30, notice_row, early]
+    assert hub_kpis.failed_report_count() == 4
+    # The list is capped; the count is not.
+    assert hub_kpis.failed_report_deliveries(limit=2) == june_30
 
 
 def test_failed_report_deliveries_none(app):
     assert hub_kpis.failed_report_deliveries() == []
+    assert hub_kpis.failed_report_count() == 0
 
 
 # --- open cases --------------------------------------------------------------------------
