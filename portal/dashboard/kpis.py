@@ -290,6 +290,11 @@ def time_to_triage(scope: Scope) -> Spread:
     return _working_day_spread(Referral.received_at, Referral.triaged_at, scope)
 
 
+def share_of(part: int, whole: int) -> float | None:
+    """part / whole to three places; None when there is no whole to share."""
+    return round(part / whole, 3) if whole else None
+
+
 @dataclass(frozen=True)
 class WellbeingChange:
     scale: Scale
@@ -299,7 +304,7 @@ class WellbeingChange:
 
     @property
     def share_improved(self) -> float | None:
-        return round(self.improved / self.people, 3) if self.people else None
+        return share_of(self.improved, self.people)
 
 
 # For these scales a higher score is better; for UCLA-3 (loneliness) lower is better.
@@ -315,7 +320,7 @@ class ItemChange:
 
     @property
     def share_improved(self) -> float | None:
-        return round(self.improved / self.people, 3) if self.people else None
+        return share_of(self.improved, self.people)
 
 
 # ONS4 items in the order they are asked and stored; anxiety is better when lower.
