@@ -27,6 +27,7 @@ import cProfile
 import enum
 import gc
 import io
+import json
 import math
 import os
 import pstats
@@ -293,10 +294,40 @@ def insert_rows(table: sa.Table, columns: Sequence[str], rows: Sequence[tuple]) 
                 )
 
 
+def _default(column: sa.Column):
+    """A column's Python-side default, as an ORM or Core INSERT would fill it."""
+    default = column.default
+    if default is None or default.is_sequence or default.is_clause_element:
+        return None
+    return default.arg(None) if default.is_callable else default.arg
+
+
 def insert_dicts(table: sa.Table, rows: list[dict]) -> None:
-    if rows:
-        columns = tuple(rows[0])
-        insert_rows(table, columns, [tuple(r[c] for c in columns) for r in rows])
+    """Rows as dicts, with every column's Python-side default filled in (COPY applies none)
+    and JSON columns written as JSON text on PostgreSQL."""
+    if not rows:
+        return
+    missing = [
+        c
+        for c in table.columns
+        if c.name not in rows[0] and c.default is not None and not c.primary_key
+    ]
+    json_columns = set()
+    if db.engine.dialect.name == "postgresql":
+        json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+    if missing or json_columns:
+        full_rows = []
+        for row in rows:
+            full = dict(row)
+            for c in missing:
+                full[c.name] = _default(c)
+            for name in json_columns & full.keys():
+                if not isinstance(full[name], str):
+                    full[name] = json.dumps(full[name])
+            full_rows.append(full)
+        rows = full_rows
+    columns = tuple(rows[0])
+    insert_rows(table, columns, [tuple(r[c] for c in columns) for r in rows])
 
 
 # --- the data ----------------------------------------------------------------------------

@@ -36,7 +36,6 @@ import cProfile
 import gc
 import http.cookiejar
 import io
-import json
 import math
 import os
 import pstats
@@ -272,16 +271,6 @@ def _months_ago(today: date, low: float, high: float, rng: random.Random) -> dat
 
 
 def bulk(table: sa.Table, rows: list[dict]) -> None:
-    """caseload.insert_dicts, with JSON columns written as JSON text for PostgreSQL's COPY."""
-    if not rows:
-        return
-    if db.engine.dialect.name == "postgresql":
-        json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
-        if json_columns:
-            rows = [
-                {k: json.dumps(v) if k in json_columns else v for k, v in row.items()}
-                for row in rows
-            ]
     insert_dicts(table, rows)
 
 

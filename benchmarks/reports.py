@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import gc
 import io
-import json
 import multiprocessing
 import os
 import random
@@ -155,35 +154,8 @@ def _weighted(rng: random.Random, mix):
     return rng.choices(values, weights=weights)[0]
 
 
-def _value(default):
-    """A column's Python-side default, as an INSERT would fill it."""
-    if default is None or default.is_sequence or default.is_clause_element:
-        return None
-    return default.arg(None) if default.is_callable else default.arg
-
-
 def bulk(table: sa.Table, rows: list[dict]) -> None:
-    """caseload.insert_dicts with every column's default filled in (COPY applies none) and
-    JSON columns as JSON text on PostgreSQL."""
-    if not rows:
-        return
-    postgres = db.engine.dialect.name == "postgresql"
-    missing = [
-        c
-        for c in table.columns
-        if c.name not in rows[0] and c.default is not None and not c.primary_key
-    ]
-    json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
-    out = []
-    for row in rows:
-        full = dict(row)
-        for c in missing:
-            full[c.name] = _value(c.default)
-        if postgres:
-            for name in json_columns & full.keys():
-                full[name] = json.dumps(full[name])
-        out.append(full)
-    insert_dicts(table, out)
+    insert_dicts(table, rows)
 
 
 def settle() -> None:
