@@ -1068,15 +1068,26 @@ def explain(app: Flask, client, stmts: Statements, path: str) -> None:
     log = stmts.log or []
     stmts.reset()
     print(f"\n# EXPLAIN for GET {path}: {len(log)} statements")
+    print_plans(
+        app,
+        [
+            (f"{elapsed * 1000:.2f} ms  {' '.join(statement.split())[:300]}", statement, params)
+            for statement, params, elapsed in log
+        ],
+    )
+
+
+def print_plans(app: Flask, statements: Sequence[tuple[str, str, object]]) -> None:
+    """For each (heading, statement, parameters): the heading, then the database's plan
+    of the statement when it is a SELECT (EXPLAIN ANALYZE on PostgreSQL)."""
     with app.app_context():
         raw = db.engine.raw_connection()
         try:
             postgres = db.engine.dialect.name == "postgresql"
             prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
-            for statement, parameters, elapsed in log:
-                one_line = " ".join(statement.split())
-                print(f"\n## {elapsed * 1000:.2f} ms  {one_line[:300]}")
-                if not one_line.upper().startswith("SELECT"):
+            for heading, statement, parameters in statements:
+                print(f"\n## {heading}")
+                if not statement.lstrip().upper().startswith("SELECT"):
                     continue
                 cursor = raw.cursor()
                 cursor.execute(prefix + statement, parameters)

@@ -28,12 +28,9 @@ yet (404) is reported as missing.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import functools
 import gc
-import io
 import os
-import pstats
 import random
 import shutil
 import statistics
@@ -64,6 +61,8 @@ from caseload import (
     choose_backend,
     insert_rows,
     make_app,
+    print_plans,
+    profile,
     timed,
 )
 from flask import Flask
@@ -1144,40 +1143,17 @@ def explain(app: Flask, page: Page, min_ms: float, top: int) -> None:
     if not chosen:
         return
     print(f"\n# EXPLAIN for GET {page.path}: the {len(chosen)} statements over {min_ms:g} ms")
-    with app.app_context():
-        raw = db.engine.raw_connection()
-        try:
-            postgres = db.engine.dialect.name == "postgresql"
-            prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
-            for ms, rows, origin, statement, parameters in chosen:
-                print(
-                    f"\n## {ms:.2f} ms, {rows} rows  {origin}\n{statement.strip()}\n"
-                    f"-- parameters: {parameters}"
-                )
-                if not statement.lstrip().upper().startswith("SELECT"):
-                    continue
-                cursor = raw.cursor()
-                cursor.execute(prefix + statement, parameters)
-                for row in cursor.fetchall():
-                    print("   ", " | ".join(str(c) for c in row))
-                cursor.close()
-            raw.rollback()
-        finally:
-            raw.close()
-
-
-def profile(client, page: Page, n: int) -> None:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(n):
-        client.get(page.path)
-    profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(35)
-    stats.sort_stats("tottime").print_stats(20)
-    print(f"\n# cProfile of {n} x GET {page.path}")
-    print(out.getvalue())
+    print_plans(
+        app,
+        [
+            (
+                f"{ms:.2f} ms, {rows} rows  {origin}\n{statement.strip()}\n-- parameters: {params}",
+                statement,
+                params,
+            )
+            for ms, rows, origin, statement, params in chosen
+        ],
+    )
 
 
 def login(app: Flask, email: str):
@@ -1407,7 +1383,7 @@ def run(args: argparse.Namespace, backend) -> bool:
     if args.profile:
         for page in pages:
             if page.full is not None:
-                profile(clients[page.role], page, args.profile)
+                profile(clients[page.role], page.path, args.profile)
     with app.app_context():
         db.engine.dispose()
     return not failed
