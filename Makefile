@@ -41,6 +41,7 @@ install: $(STAMPS)/python vendor
 migrate: install
 	@$(FLASK) check-db
 	@$(FLASK) db upgrade
+	@$(FLASK) refresh-dashboard-facts
 
 run: pdf-deps migrate
 	@if $(FLASK) is-empty; then echo "Empty database: loading demo data..."; $(FLASK) seed-demo --quiet; fi

@@ -128,6 +128,19 @@ def register_cli(app: Flask) -> None:
         run = db.session.get(JobRun, job)
         click.echo(run.last_result if run else "nothing recorded")
 
+    @app.cli.command("refresh-dashboard-facts")
+    @click.option("--rebuild", is_flag=True, help="Work out every referral, not only changed ones.")
+    def refresh_dashboard_facts(rebuild: bool) -> None:
+        """Bring the dashboards' per-referral facts up to date (the scheduler rebuilds them
+        nightly; a dashboard view refreshes changed referrals itself)."""
+        from portal.dashboard import facts
+
+        if rebuild:
+            click.echo(f"Worked out the facts of {facts.rebuild()} referrals.")
+        else:
+            click.echo(f"Worked out the facts of {facts.refresh()} changed referrals.")
+        db.session.commit()
+
     @app.cli.command("import-postcodes")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
     def import_postcodes(path: Path) -> None:

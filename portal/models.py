@@ -1,9 +1,11 @@
 """Every model, imported in one place so the metadata (and Alembic) sees the whole schema."""
 
+import portal.dashboard.facts  # noqa: F401  (marks referrals stale on every flush)
 from portal.alerts.models import Alert
 from portal.audit.models import AuditEvent
 from portal.auth.models import RateLimitCounter, Role, User
 from portal.cases.models import Contact, Goal
+from portal.dashboard.models import ReferralFacts, StaleReferral
 from portal.directory.models import (
     Activity,
     ActivityAttendance,
@@ -53,11 +55,13 @@ __all__ = [
     "QueuedOutcome",
     "RateLimitCounter",
     "Referral",
+    "ReferralFacts",
     "ReferralReasonLink",
     "ReminderSent",
     "ReportAttempt",
     "Resident",
     "Role",
+    "StaleReferral",
     "TrainingModule",
     "TrainingRecord",
     "User",

@@ -132,6 +132,19 @@ def send_activity_referral_reminders() -> None:
         log.info(outcome["result"])
 
 
+def rebuild_dashboard_facts() -> None:
+    """Work out every referral's dashboard facts from scratch: the safety net behind
+    marking changed referrals, and the day a bank holiday list changes."""
+    from portal.dashboard import facts
+    from portal.extensions import db
+
+    with _recorded("rebuild_dashboard_facts") as outcome:
+        count = facts.rebuild()
+        db.session.commit()
+        outcome["result"] = f"worked out the dashboard facts of {count} referrals"
+        log.info(outcome["result"])
+
+
 def use_app(app: Flask) -> None:
     """The app whose context the jobs run in."""
     global _app
@@ -195,6 +208,15 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
         hour=7,
         minute=50,
         id="send_activity_referral_reminders",
+        replace_existing=True,
+    )
+
+    scheduler.add_job(
+        rebuild_dashboard_facts,
+        "cron",
+        hour=2,
+        minute=30,
+        id="rebuild_dashboard_facts",
         replace_existing=True,
     )
 

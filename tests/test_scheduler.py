@@ -17,6 +17,7 @@ def test_jobs_have_fixed_ids_and_the_london_clock(app):
     assert str(jobs["send_volunteer_expiry_reminders"].trigger) == "cron[hour='7', minute='30']"
     assert str(jobs["flag_stale_activities"].trigger) == "cron[hour='7', minute='40']"
     assert str(jobs["send_activity_referral_reminders"].trigger) == "cron[hour='7', minute='50']"
+    assert str(jobs["rebuild_dashboard_facts"].trigger) == "cron[hour='2', minute='30']"
 
 
 def _volunteer_whose_dbs_runs_out_in_five_days():

@@ -40,20 +40,28 @@ def _shown_rate(rate: kpis.PracticeRate) -> str:
     return "list size not known" if rate.per_1000 is None else f"{rate.per_1000:.2f}"
 
 
-def commissioner_figures(scope: Scope) -> tuple[list[Headline], list[Table]]:
-    """The headline figures and the tables, each figure worked out once."""
-    conv = kpis.conversion(scope)
+def commissioner_figures(
+    scope: Scope, summary: kpis.ReferralSummary | None = None
+) -> tuple[list[Headline], list[Table]]:
+    """The headline figures and the tables, each figure worked out once: the referral
+    figures from one pass over the facts, the uptake tables from another."""
+    summary = summary or kpis.summarise(scope)
     volunteers = kpis.volunteer_time_by_month(scope)
-    return headlines(scope, conv, volunteers), commissioner_tables(scope, conv, volunteers)
+    return (
+        headlines(scope, summary, volunteers),
+        commissioner_tables(scope, summary, volunteers),
+    )
 
 
 def commissioner_tables(
     scope: Scope,
-    conv: kpis.Conversion | None = None,
+    summary: kpis.ReferralSummary | None = None,
     volunteers: list[kpis.VolunteerMonth] | None = None,
 ) -> list[Table]:
-    rates = kpis.referrals_per_1000(scope)
-    conv = conv or kpis.conversion(scope)
+    summary = summary or kpis.summarise(scope)
+    uptake = kpis.summarise_uptake(scope)
+    rates = kpis.referrals_per_1000(scope, summary)
+    conv = kpis.conversion(scope, summary)
     volunteers = volunteers if volunteers is not None else kpis.volunteer_time_by_month(scope)
     tables = [
         Table(
@@ -67,7 +75,7 @@ def commissioner_tables(
             "by_month",
             "Referrals received, by month",
             ("Month", "Referrals"),
-            kpis.suppressed_rows(kpis.referrals_by_month(scope), (1,)),
+            kpis.suppressed_rows(kpis.referrals_by_month(scope, summary), (1,)),
             chart="line",
             definition=definition(kpis.referrals_by_month),
         ),
@@ -75,7 +83,7 @@ def commissioner_tables(
             "by_reason",
             "Reasons for referral",
             ("Reason", "Referrals"),
-            kpis.suppressed_rows(kpis.referrals_by_reason(scope), (1,)),
+            kpis.suppressed_rows(kpis.referrals_by_reason(scope, summary), (1,)),
             chart="bar",
             notes=["A referral with more than one reason is counted under each."],
             definition=definition(kpis.referrals_by_reason),
@@ -84,7 +92,7 @@ def commissioner_tables(
             "by_team",
             "Referrals by Integrated Neighbourhood Team",
             ("Neighbourhood team", "Referrals"),
-            kpis.suppressed_rows(kpis.referrals_by_neighbourhood(scope), (1,)),
+            kpis.suppressed_rows(kpis.referrals_by_neighbourhood(scope, summary), (1,)),
             chart="bar",
             definition=definition(kpis.referrals_by_neighbourhood),
         ),
@@ -105,7 +113,7 @@ def commissioner_tables(
             "wellbeing",
             "Change in wellbeing from first to last measure",
             ("Measure", "People measured twice", "Mean change", "Share improved"),
-            _wellbeing_rows(scope),
+            _wellbeing_rows(scope, summary),
             notes=[
                 "Each person's first baseline and last closing answers are compared; "
                 "figures based on fewer than 5 people are not shown.",
@@ -119,7 +127,7 @@ def commissioner_tables(
             "activity_categories",
             "Activity referrals, by kind of activity",
             ("Kind of activity", "Referrals", "Taken up"),
-            kpis.suppressed_rows(kpis.activity_uptake_by_category(scope), (1, 2)),
+            kpis.suppressed_rows(kpis.activity_uptake_by_category(scope, uptake), (1, 2)),
             chart="bar",
             notes=[
                 "An activity of two kinds is counted under each. Taken up: the "
@@ -131,7 +139,7 @@ def commissioner_tables(
             "activity_organisations",
             "Activity referrals, by organisation",
             ("Organisation", "Referrals", "Taken up"),
-            kpis.suppressed_rows(kpis.activity_uptake(scope), (1, 2)),
+            kpis.suppressed_rows(kpis.activity_uptake(scope, uptake), (1, 2)),
             definition=definition(kpis.activity_uptake),
         ),
         Table(
@@ -179,9 +187,9 @@ def _change_row(label: str, people: int, mean: float | None, share: float | None
     )
 
 
-def _wellbeing_rows(scope: Scope) -> list[tuple]:
+def _wellbeing_rows(scope: Scope, summary: kpis.ReferralSummary) -> list[tuple]:
     rows = []
-    changes = kpis.measure_changes(scope)
+    changes = kpis.measure_changes(scope, summary)
     for c in (changes.swemwbs, changes.ucla3):
         rows.append(_change_row(c.scale.label, c.people, c.mean_change, c.share_improved))
     for c in changes.ons4:
@@ -202,11 +210,11 @@ def _percent(part: int, whole: int) -> str:
 
 def headlines(
     scope: Scope,
-    conv: kpis.Conversion | None = None,
+    summary: kpis.ReferralSummary | None = None,
     volunteers: list[kpis.VolunteerMonth] | None = None,
 ) -> list[Headline]:
     """The figures a commissioner reads first, for the page and the evaluation pack."""
-    conv = conv or kpis.conversion(scope)
+    conv = kpis.conversion(scope, summary)
     contact = kpis.time_to_first_contact(scope)
     volunteers = volunteers if volunteers is not None else kpis.volunteer_time_by_month(scope)
     small = conv.referred < kpis.SMALL_NUMBER

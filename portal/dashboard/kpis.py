@@ -15,30 +15,32 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from portal.cases.models import Contact
+from portal.dashboard.facts import grouped_facts, time_given
+from portal.dashboard.facts import refresh as refresh_facts
+from portal.dashboard.models import (
+    MONTH_COUNTS,
+    ActivityReferralFacts,
+    ReferralFacts,
+    VolunteerTimeMonth,
+    referral_months,
+)
 from portal.directory.models import (
     CATEGORY_BITS,
-    Activity,
     ActivityCategory,
-    ActivityReferral,
-    ActivityReferralStatus,
     Organisation,
 )
 from portal.extensions import db
-from portal.measures.models import MeasureResponse, Scale, Stage
+from portal.measures.models import Scale
 from portal.referrals.models import (
-    ClosureReason,
     Neighbourhood,
     Practice,
     Referral,
     ReferralReason,
-    ReferralReasonLink,
     ReferralStatus,
 )
-from portal.referrals.working_days import working_days_between
 from portal.reports.models import DeliveryStatus, OutcomeReport, ReportKind
 from portal.reports.periods import london_midnight
-from portal.volunteers.models import Volunteer, VolunteerHours, VolunteerStatus
+from portal.volunteers.models import Volunteer, VolunteerStatus
 
 SMALL_NUMBER = 5
 LONDON = ZoneInfo("Europe/London")
@@ -86,44 +88,127 @@ def referrals_by_status() -> dict[ReferralStatus, int]:
     return counts
 
 
-def referrals_by_neighbourhood(scope: Scope | None = None) -> list[tuple[str, int]]:
+def _facts_in(scope: Scope | None) -> list:
+    """Conditions on ReferralFacts for referrals received in the scope (None: all)."""
+    if scope is None:
+        return []
+    conditions = [ReferralFacts.received_on >= scope.start, ReferralFacts.received_on <= scope.end]
+    if scope.practice_ids is not None:
+        conditions.append(ReferralFacts.practice_id.in_(scope.practice_ids))
+    return conditions
+
+
+# ONS4 items in the order they are asked and stored; anxiety is better when lower.
+ONS4_ITEMS = (
+    ("Life satisfaction", True),
+    ("Feeling things are worthwhile", True),
+    ("Happiness yesterday", True),
+    ("Anxiety yesterday", False),
+)
+
+
+def _flag(condition):
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+def _whole_months(start: date, end: date) -> tuple[tuple[date, date] | None, list]:
+    """The whole UK months from `start` to `end` (first and last month's first day), and
+    the ranges of days before and after them that cover only part of a month."""
+    first = start if start.day == 1 else (start + timedelta(days=32)).replace(day=1)
+    after_end = end + timedelta(days=1)
+    last = (after_end.replace(day=1) - timedelta(days=1)).replace(day=1)
+    if first > last:
+        return None, [(start, end)]
+    parts = []
+    if start < first:
+        parts.append((start, first - timedelta(days=1)))
+    if after_end.day != 1:
+        parts.append((after_end.replace(day=1), end))
+    return (first, last), parts
+
+
+@dataclass(frozen=True)
+class ReferralSummary:
+    """The referral counts of a scope in groups of (UK month received, practice, source):
+    every referral figure below adds these groups up, so a page reads them once however
+    many figures it shows. Each group is a dict of `MONTH_COUNTS` plus month ("YYYY-MM"),
+    practice_id and source."""
+
+    groups: list[dict]
+
+    def total(self, name: str) -> float:
+        return sum(g[name] or 0 for g in self.groups)
+
+    def by(self, key: str, name: str = "received") -> dict:
+        counts: dict = {}
+        for g in self.groups:
+            counts[g[key]] = counts.get(g[key], 0) + (g[name] or 0)
+        return counts
+
+
+def summarise(scope: Scope | None) -> ReferralSummary:
+    """The referral counts for the scope: whole months from `referral_months`, the days of
+    a month the range covers in part added up from `ReferralFacts`."""
+    refresh_facts()
+    t = referral_months
+    columns = [t.c.month, t.c.practice_id, t.c.source, *(t.c[n] for n in MONTH_COUNTS)]
+    if scope is None:
+        queries = [sa.select(*columns)]
+    else:
+        whole, parts = _whole_months(scope.start, scope.end)
+        practices = scope.practice_ids
+        queries = []
+        if whole is not None:
+            query = sa.select(*columns).where(t.c.month.between(*whole))
+            if practices is not None:
+                query = query.where(t.c.practice_id.in_(practices))
+            queries.append(query)
+        if parts:
+            f = ReferralFacts
+            days = sa.or_(*(f.received_on.between(a, b) for a, b in parts))
+            where = [days] if practices is None else [days, f.practice_id.in_(practices)]
+            queries.append(grouped_facts(where))
+    groups = []
+    for query in queries:
+        for row in db.session.execute(query).mappings():
+            group = dict(row)
+            group["month"] = str(group["month"])[:7]
+            groups.append(group)
+    return ReferralSummary(groups)
+
+
+def referrals_by_neighbourhood(
+    scope: Scope | None = None, summary: ReferralSummary | None = None
+) -> list[tuple[str, int]]:
     """Referrals from practices received in the scope, by the practice's Integrated
     Neighbourhood Team. Every team is listed, with 0 where it had none; a scope limited
     to some practices lists only their teams."""
-    join_on = [Referral.practice_id == Practice.id]
-    query = (
-        sa.select(Neighbourhood.name, sa.func.count(Referral.id))
-        .select_from(Neighbourhood)
-        .outerjoin(Practice, Practice.neighbourhood_id == Neighbourhood.id)
-        .group_by(Neighbourhood.name)
-        .order_by(Neighbourhood.name)
-    )
-    if scope is not None:
-        join_on += scope.referrals()
-        if scope.practice_ids is not None:
-            # Only the teams of the practices in scope: another team's 0 would be false.
-            teams = sa.select(Practice.neighbourhood_id).where(Practice.id.in_(scope.practice_ids))
-            query = query.where(Neighbourhood.id.in_(teams))
-    rows = db.session.execute(query.outerjoin(Referral, sa.and_(*join_on)))
-    return [(name, n) for name, n in rows]
+    summary = summary or summarise(scope)
+    by_practice = summary.by("practice_id")
+    query = sa.select(Neighbourhood.id, Neighbourhood.name).order_by(Neighbourhood.name)
+    if scope is not None and scope.practice_ids is not None:
+        # Only the teams of the practices in scope: another team's 0 would be false.
+        teams = sa.select(Practice.neighbourhood_id).where(Practice.id.in_(scope.practice_ids))
+        query = query.where(Neighbourhood.id.in_(teams))
+    team_of = dict(db.session.execute(sa.select(Practice.id, Practice.neighbourhood_id)).all())
+    counts: dict[int, int] = {}
+    for practice_id, n in by_practice.items():
+        team = team_of.get(practice_id)
+        counts[team] = counts.get(team, 0) + n
+    return [(name, counts.get(team, 0)) for team, name in db.session.execute(query)]
 
 
-def referrals_received(scope: Scope) -> int:
+def referrals_received(scope: Scope, summary: ReferralSummary | None = None) -> int:
     """Referrals received in the scope, whatever happened to them since."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Referral).where(*scope.referrals())
-    )
+    return int((summary or summarise(scope)).total("received"))
 
 
-def referrals_by_source(scope: Scope) -> list[tuple[str, int]]:
+def referrals_by_source(
+    scope: Scope, summary: ReferralSummary | None = None
+) -> list[tuple[str, int]]:
     """Referrals received in the scope, by who referred: practice, self or professional."""
-    rows = db.session.execute(
-        sa.select(Referral.source, sa.func.count())
-        .where(*scope.referrals())
-        .group_by(Referral.source)
-    )
-    counts = dict(rows.all())
-    return [(source.label, counts.get(source, 0)) for source in sorted(counts, key=str)]
+    counts = {s: n for s, n in (summary or summarise(scope)).by("source").items() if n}
+    return [(source.label, counts[source]) for source in sorted(counts, key=str)]
 
 
 @dataclass(frozen=True)
@@ -140,33 +225,28 @@ class PracticeRate:
         return round(1000 * self.referrals / self.list_size, 2)
 
 
-def referrals_per_1000(scope: Scope) -> list[PracticeRate]:
+def referrals_per_1000(scope: Scope, summary: ReferralSummary | None = None) -> list[PracticeRate]:
     """For each practice in the scope: referrals it made (Referral.practice_id) received in
     the range, and that count per 1,000 patients on its list (Practice.list_size)."""
-    join_on = [Referral.practice_id == Practice.id, *scope.referrals()]
-    query = (
-        sa.select(Practice.name, sa.func.count(Referral.id), Practice.list_size)
-        .select_from(Practice)
-        .outerjoin(Referral, sa.and_(*join_on))
-        .group_by(Practice.id, Practice.name, Practice.list_size)
-        .order_by(Practice.name)
-    )
+    counts = (summary or summarise(scope)).by("practice_id")
+    query = sa.select(Practice.id, Practice.name, Practice.list_size).order_by(Practice.name)
     if scope.practice_ids is not None:
         query = query.where(Practice.id.in_(scope.practice_ids))
-    return [PracticeRate(name, n, size) for name, n, size in db.session.execute(query)]
+    return [
+        PracticeRate(name, counts.get(pid, 0), size)
+        for pid, name, size in db.session.execute(query)
+    ]
 
 
-def referrals_by_reason(scope: Scope) -> list[tuple[str, int]]:
+def referrals_by_reason(
+    scope: Scope, summary: ReferralSummary | None = None
+) -> list[tuple[str, int]]:
     """Reasons given on referrals received in the scope. A referral with two reasons counts
     once under each, so the counts add up to more than the referrals."""
-    rows = db.session.execute(
-        sa.select(ReferralReasonLink.reason, sa.func.count())
-        .join(Referral, Referral.id == ReferralReasonLink.referral_id)
-        .where(*scope.referrals())
-        .group_by(ReferralReasonLink.reason)
-    )
-    counts = dict(rows.all())
-    return [(reason.label, counts.get(reason, 0)) for reason in ReferralReason]
+    summary = summary or summarise(scope)
+    return [
+        (reason.label, int(summary.total(f"reason_{reason.value}"))) for reason in ReferralReason
+    ]
 
 
 def _utc_day_and_late(column) -> tuple:
@@ -188,17 +268,12 @@ def _uk_day(utc_day, late) -> date:
     return day
 
 
-def referrals_by_month(scope: Scope) -> list[tuple[str, int]]:
+def referrals_by_month(
+    scope: Scope, summary: ReferralSummary | None = None
+) -> list[tuple[str, int]]:
     """Referrals received in the scope, by the UK month received (YYYY-MM), every month
     in the range listed."""
-    day, late = _utc_day_and_late(Referral.received_at)
-    rows = db.session.execute(
-        sa.select(day, late, sa.func.count()).where(*scope.referrals()).group_by(day, late)
-    ).all()
-    counts: dict[str, int] = {}
-    for utc_day, is_late, n in rows:
-        month = f"{_uk_day(utc_day, is_late):%Y-%m}"
-        counts[month] = counts.get(month, 0) + n
+    counts = (summary or summarise(scope)).by("month")
     months = [f"{m:%Y-%m}" for m in _month_starts(scope.start, scope.end)]
     return [(m, counts.get(m, 0)) for m in months]
 
@@ -211,29 +286,14 @@ class Conversion:
     goals_met: int
 
 
-def conversion(scope: Scope) -> Conversion:
+def conversion(scope: Scope, summary: ReferralSummary | None = None) -> Conversion:
     """Of the referrals received in the scope: how many the hub reached (a first successful
     contact is recorded), how many engaged (a navigator had a successful contact after
     assigning them), and how many closed with goals met."""
-    engaged = (
-        sa.select(sa.literal(1))
-        .where(
-            Contact.referral_id == Referral.id,
-            Contact.successful.is_(True),
-            Referral.assigned_at.is_not(None),
-            Contact.occurred_at >= Referral.assigned_at,
-        )
-        .exists()
+    summary = summary or summarise(scope)
+    return Conversion(
+        *(int(summary.total(n)) for n in ("received", "contacted", "engaged", "goals_met"))
     )
-    row = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.count(Referral.first_contact_at),
-            sa.func.sum(sa.case((engaged, 1), else_=0)),
-            sa.func.sum(sa.case((Referral.closure_reason == ClosureReason.GOALS_MET, 1), else_=0)),
-        ).where(*scope.referrals())
-    ).one()
-    return Conversion(row[0], row[1], row[2] or 0, row[3] or 0)
 
 
 @dataclass(frozen=True)
@@ -258,36 +318,32 @@ def _weighted_percentile(values: list[tuple[int, int]], share: float) -> float |
     return float(values[-1][0])
 
 
-def _working_day_spread(start_col, end_col, scope: Scope) -> Spread:
-    # Grouped in the database by the pair of days (see _utc_day_and_late), so Python sees
-    # a few hundred distinct pairs however many referrals there are, then counts the
-    # working days between the UK dates of each pair.
-    a_day, a_late = _utc_day_and_late(start_col)
-    b_day, b_late = _utc_day_and_late(end_col)
-    rows = db.session.execute(
-        sa.select(a_day, a_late, b_day, b_late, sa.func.count())
-        .where(*scope.referrals(), end_col.is_not(None))
-        .group_by(a_day, a_late, b_day, b_late)
-    ).all()
-    pairs: dict[int, int] = {}
-    for a, a_is_late, b, b_is_late, n in rows:
-        days = working_days_between(_uk_day(a, a_is_late), _uk_day(b, b_is_late))
-        pairs[days] = pairs.get(days, 0) + n
-    people = sum(pairs.values())
-    values = list(pairs.items())
+def _working_day_spread(days_column, scope: Scope) -> Spread:
+    # The working days are in the facts, so the database returns one row per number of
+    # days, however many referrals there are.
+    refresh_facts()
+    values = [
+        (days, n)
+        for days, n in db.session.execute(
+            sa.select(days_column, sa.func.count())
+            .where(*_facts_in(scope), days_column.is_not(None))
+            .group_by(days_column)
+        )
+    ]
+    people = sum(n for _, n in values)
     return Spread(people, _weighted_percentile(values, 0.5), _weighted_percentile(values, 0.9))
 
 
 def time_to_first_contact(scope: Scope) -> Spread:
     """Working days from a referral being received to the first successful contact with
     the person, for referrals received in the scope that have been reached."""
-    return _working_day_spread(Referral.received_at, Referral.first_contact_at, scope)
+    return _working_day_spread(ReferralFacts.days_to_first_contact, scope)
 
 
 def time_to_triage(scope: Scope) -> Spread:
     """Working days from a referral being received to its triage decision, for referrals
     received in the scope that have been triaged."""
-    return _working_day_spread(Referral.received_at, Referral.triaged_at, scope)
+    return _working_day_spread(ReferralFacts.days_to_triage, scope)
 
 
 def share_of(part: int, whole: int) -> float | None:
@@ -323,15 +379,6 @@ class ItemChange:
         return share_of(self.improved, self.people)
 
 
-# ONS4 items in the order they are asked and stored; anxiety is better when lower.
-ONS4_ITEMS = (
-    ("Life satisfaction", True),
-    ("Feeling things are worthwhile", True),
-    ("Happiness yesterday", True),
-    ("Anxiety yesterday", False),
-)
-
-
 @dataclass(frozen=True)
 class MeasureChanges:
     swemwbs: WellbeingChange
@@ -339,110 +386,31 @@ class MeasureChanges:
     ons4: list[ItemChange]
 
 
-def _mean(value) -> float | None:
-    return round(float(value), 2) if value is not None else None
-
-
-def measure_changes(scope: Scope) -> MeasureChanges:
+def measure_changes(scope: Scope, summary: ReferralSummary | None = None) -> MeasureChanges:
     """People referred in the scope with a baseline and a closing sitting of a scale, and
     how their answers changed: the first baseline against the last closing sitting, with
     sittings the person declined (or left empty) skipped. For SWEMWBS (metric score,
     higher is better) and UCLA-3 (total, lower is better): the mean of (closing minus
     baseline) and how many changed for the better. For ONS4, each of the four questions
     (0 to 10) the same way, higher being better except for anxiety; the four answers are
-    never added together. One pass over the sittings of the referrals in scope."""
-    m = MeasureResponse
-    part = (m.referral_id, m.scale, m.stage)
-    answered = sa.or_(
-        sa.and_(m.scale == Scale.ONS4, m.answers.is_not(None)),
-        sa.and_(m.scale != Scale.ONS4, m.score.is_not(None)),
+    never added together."""
+    summary = summary or summarise(scope)
+
+    def change(key: str, higher_is_better: bool) -> tuple[int, float | None, int]:
+        people = int(summary.total(f"{key}_people"))
+        mean = round(float(summary.total(f"{key}_total")) / people, 2) if people else None
+        improved = int(summary.total(f"{key}_up" if higher_is_better else f"{key}_down"))
+        return people, mean, improved
+
+    questions = [
+        ItemChange(item, *change(f"ons4_{i + 1}", higher))
+        for i, (item, higher) in enumerate(ONS4_ITEMS)
+    ]
+    return MeasureChanges(
+        WellbeingChange(Scale.SWEMWBS, *change("swemwbs", True)),
+        WellbeingChange(Scale.UCLA3, *change("ucla3", False)),
+        questions,
     )
-    ranked = (
-        sa.select(
-            m.referral_id,
-            m.scale,
-            m.stage,
-            m.score,
-            *(m.answers[i].as_integer().label(f"a{i}") for i in range(len(ONS4_ITEMS))),
-            sa.func.row_number()
-            .over(partition_by=part, order_by=(m.recorded_at, m.id))
-            .label("nth"),
-            sa.func.row_number()
-            .over(partition_by=part, order_by=(m.recorded_at.desc(), m.id.desc()))
-            .label("nth_last"),
-        )
-        .join(Referral, Referral.id == m.referral_id)
-        .where(
-            *scope.referrals(),
-            m.declined.is_(False),
-            m.stage.in_((Stage.BASELINE, Stage.CLOSING)),
-            answered,
-        )
-        .subquery()
-    )
-    first = sa.and_(ranked.c.stage == Stage.BASELINE, ranked.c.nth == 1)
-    last = sa.and_(ranked.c.stage == Stage.CLOSING, ranked.c.nth_last == 1)
-
-    def pick(which, column, name):
-        return sa.func.max(sa.case((which, column))).label(name)
-
-    items = range(len(ONS4_ITEMS))
-    pairs = (
-        sa.select(
-            ranked.c.scale,
-            pick(first, ranked.c.score, "b"),
-            pick(last, ranked.c.score, "c"),
-            *(pick(first, ranked.c[f"a{i}"], f"b{i}") for i in items),
-            *(pick(last, ranked.c[f"a{i}"], f"c{i}") for i in items),
-        )
-        .where(sa.or_(first, last))
-        .group_by(ranked.c.referral_id, ranked.c.scale)
-        .subquery()
-    )
-    p = pairs.c
-
-    def change(b, c) -> list:
-        return [
-            sa.func.avg(c - b),
-            sa.func.sum(sa.case((c > b, 1), else_=0)),
-            sa.func.sum(sa.case((c < b, 1), else_=0)),
-        ]
-
-    paired = sa.or_(
-        sa.and_(p.scale == Scale.ONS4, p.b0.is_not(None), p.c0.is_not(None)),
-        sa.and_(p.scale != Scale.ONS4, p.b.is_not(None), p.c.is_not(None)),
-    )
-    rows = db.session.execute(
-        sa.select(
-            p.scale,
-            sa.func.count(),
-            *change(p.b, p.c),
-            *(col for i in items for col in change(p[f"b{i}"], p[f"c{i}"])),
-        )
-        .where(paired)
-        .group_by(p.scale)
-    ).all()
-    found = {row[0]: row for row in rows}
-
-    def scored(scale: Scale) -> WellbeingChange:
-        row = found.get(scale)
-        if row is None:
-            return WellbeingChange(scale, 0, None, 0)
-        higher, lower = row[3] or 0, row[4] or 0
-        return WellbeingChange(
-            scale, row[1], _mean(row[2]), higher if HIGHER_IS_BETTER[scale] else lower
-        )
-
-    ons4 = found.get(Scale.ONS4)
-    questions = []
-    for i, (item, higher_is_better) in enumerate(ONS4_ITEMS):
-        if ons4 is None:
-            questions.append(ItemChange(item, 0, None, 0))
-            continue
-        mean, higher, lower = ons4[5 + 3 * i : 8 + 3 * i]
-        improved = (higher if higher_is_better else lower) or 0
-        questions.append(ItemChange(item, ons4[1], _mean(mean), improved))
-    return MeasureChanges(scored(Scale.SWEMWBS), scored(Scale.UCLA3), questions)
 
 
 def wellbeing_change(scope: Scope, scale: Scale) -> WellbeingChange:
@@ -459,61 +427,60 @@ def ons4_change(scope: Scope) -> list[ItemChange]:
     return measure_changes(scope).ons4
 
 
-# Taken up: the organisation accepted the person, or they went.
-TAKEN_UP = (
-    ActivityReferralStatus.ACCEPTED,
-    ActivityReferralStatus.ATTENDED,
-    ActivityReferralStatus.STOPPED,
-)
-
-
-def _sent_activity_referrals(scope: Scope):
-    return (
-        sa.select()
-        .select_from(ActivityReferral)
-        .join(Referral, Referral.id == ActivityReferral.referral_id)
-        .join(Activity, Activity.id == ActivityReferral.activity_id)
-        .where(*scope.referrals(), ActivityReferral.status != ActivityReferralStatus.SUGGESTED)
+def summarise_uptake(scope: Scope) -> list[tuple[str, int, int, int]]:
+    """Activity referrals sent or signposted for people referred in the scope, as
+    (organisation, categories mask, referrals, taken up): one query for both uptake
+    tables."""
+    refresh_facts()
+    a = ActivityReferralFacts
+    conditions = [a.received_on >= scope.start, a.received_on <= scope.end]
+    if scope.practice_ids is not None:
+        conditions.append(a.practice_id.in_(scope.practice_ids))
+    grouped = (
+        sa.select(
+            a.organisation_id,
+            a.categories_mask,
+            sa.func.count().label("sent"),
+            _flag(a.taken_up.is_(True)).label("taken"),
+        )
+        .where(*conditions)
+        .group_by(a.organisation_id, a.categories_mask)
+        .subquery()
     )
+    rows = db.session.execute(
+        sa.select(
+            Organisation.name, grouped.c.categories_mask, grouped.c.sent, grouped.c.taken
+        ).join(Organisation, Organisation.id == grouped.c.organisation_id)
+    )
+    return [(org, mask, n, taken or 0) for org, mask, n, taken in rows]
 
 
-def _uptake_columns() -> list:
-    taken = ActivityReferral.status.in_(TAKEN_UP)
-    return [sa.func.count(), sa.func.sum(sa.case((taken, 1), else_=0))]
-
-
-def activity_uptake(scope: Scope) -> list[tuple[str, int, int]]:
+def activity_uptake(scope: Scope, uptake: list | None = None) -> list[tuple[str, int, int]]:
     """Activity referrals made for people referred in the scope, by the organisation
     running the activity: (organisation, referrals, taken up). A referral counts when it
     was sent to the organisation or the person was signposted; suggestions a navigator
     never acted on do not. Taken up means accepted, attended or attended then stopped."""
-    rows = db.session.execute(
-        _sent_activity_referrals(scope)
-        .join(Organisation, Organisation.id == Activity.organisation_id)
-        .add_columns(Organisation.name, *_uptake_columns())
-        .group_by(Organisation.name)
-        .order_by(Organisation.name)
-    )
-    return [(org, n, t or 0) for org, n, t in rows]
+    counts: dict[str, list[int]] = {}
+    for org, _, n, taken in uptake if uptake is not None else summarise_uptake(scope):
+        cells = counts.setdefault(org, [0, 0])
+        cells[0] += n
+        cells[1] += taken
+    return [(org, n, taken) for org, (n, taken) in sorted(counts.items())]
 
 
-def activity_uptake_by_category(scope: Scope) -> list[tuple[str, int, int]]:
+def activity_uptake_by_category(
+    scope: Scope, uptake: list | None = None
+) -> list[tuple[str, int, int]]:
     """The same activity referrals as `activity_uptake`, by the activity's categories:
     (category, referrals, taken up). An activity in two categories counts under each.
     Every category is listed."""
-    taken = ActivityReferral.status.in_(TAKEN_UP)
-    columns = []
+    groups = uptake if uptake is not None else summarise_uptake(scope)
+    out = []
     for category in ActivityCategory:
-        in_category = Activity.categories_mask.op("&")(CATEGORY_BITS[category.value]) != 0
-        columns += [
-            sa.func.sum(sa.case((in_category, 1), else_=0)),
-            sa.func.sum(sa.case((sa.and_(in_category, taken), 1), else_=0)),
-        ]
-    row = db.session.execute(_sent_activity_referrals(scope).add_columns(*columns)).one()
-    return [
-        (category.label, int(row[2 * i] or 0), int(row[2 * i + 1] or 0))
-        for i, category in enumerate(ActivityCategory)
-    ]
+        bit = CATEGORY_BITS[category.value]
+        in_category = [(n, taken) for _, mask, n, taken in groups if mask & bit]
+        out.append((category.label, sum(n for n, _ in in_category), sum(t for _, t in in_category)))
+    return out
 
 
 def _month_starts(start: date, end: date) -> list[date]:
@@ -531,65 +498,35 @@ class VolunteerMonth:
     volunteers: int
 
 
-def uk_month(column):
-    """'YYYY-MM' of the UK calendar month of a stored (naive UTC) time, in SQL.
-
-    PostgreSQL converts with the real Europe/London rules. SQLite has no time zones, so
-    the hour is added in the months that end in summer time (March to September: every
-    one of their last days is in BST, and no other month's is). Only a time in the last
-    UTC hour of a month's last day can move month, so this is exact."""
-    if db.engine.dialect.name == "postgresql":
-        local = sa.func.timezone("Europe/London", sa.func.timezone("UTC", column))
-        return sa.func.to_char(local, "YYYY-MM")
-    in_summer_month = sa.cast(sa.func.strftime("%m", column), sa.Integer).between(3, 9)
-    shift = sa.case((in_summer_month, "+60 minutes"), else_="+0 minutes")
-    return sa.func.strftime("%Y-%m", column, shift)
-
-
-def _date_month(column):
-    if db.engine.dialect.name == "postgresql":
-        return sa.func.to_char(column, "YYYY-MM")
-    return sa.func.strftime("%Y-%m", column)
-
-
 def volunteer_time_by_month(scope: Scope) -> list[VolunteerMonth]:
     """Time volunteers gave in each UK month of the range: minutes on contacts they logged
     with the people they support plus other hours they logged (training, travel, events),
     in hours to one decimal place, and how many volunteers logged any time that month
     (active volunteers). Volunteers serve the whole hub, so a practice filter does not
     narrow these."""
-    months = _month_starts(scope.start, scope.end)
-    # Each row's month in a subquery, grouped outside it: PostgreSQL will not match a
-    # GROUP BY expression that carries its own bound parameters to the select list's.
-    contacts = (
-        sa.select(
-            uk_month(Contact.occurred_at).label("month"),
-            Contact.author_id.label("user_id"),
-            sa.func.coalesce(Contact.duration_minutes, 0).label("minutes"),
+    refresh_facts()
+    whole, parts = _whole_months(scope.start, scope.end)
+    found: dict[str, tuple[int, int]] = {}
+    if whole is not None:
+        t = VolunteerTimeMonth
+        rows = db.session.execute(
+            sa.select(t.month, sa.func.sum(t.minutes), sa.func.count())
+            .where(t.month.between(*whole))
+            .group_by(t.month)
         )
-        .join(Volunteer, Volunteer.user_id == Contact.author_id)
-        .where(Contact.occurred_at >= scope.since, Contact.occurred_at < scope.until)
-    )
-    other = (
-        sa.select(
-            _date_month(VolunteerHours.worked_on).label("month"),
-            Volunteer.user_id.label("user_id"),
-            VolunteerHours.minutes.label("minutes"),
+        found.update({f"{month:%Y-%m}": (int(m or 0), n) for month, m, n in rows})
+    if parts:
+        given = time_given(parts).subquery()
+        rows = db.session.execute(
+            sa.select(
+                given.c.month,
+                sa.func.sum(given.c.minutes),
+                sa.func.count(sa.distinct(given.c.volunteer_id)),
+            ).group_by(given.c.month)
         )
-        .join(Volunteer, Volunteer.id == VolunteerHours.volunteer_id)
-        .where(VolunteerHours.worked_on >= scope.start, VolunteerHours.worked_on <= scope.end)
-    )
-    given = sa.union_all(contacts, other).subquery()
-    rows = db.session.execute(
-        sa.select(
-            given.c.month,
-            sa.func.sum(given.c.minutes),
-            sa.func.count(sa.distinct(given.c.user_id)),
-        ).group_by(given.c.month)
-    ).all()
-    found = {month: (int(minutes or 0), people) for month, minutes, people in rows}
+        found.update({month: (int(m or 0), n) for month, m, n in rows})
     out = []
-    for m in months:
+    for m in _month_starts(scope.start, scope.end):
         minutes, people = found.get(f"{m:%Y-%m}", (0, 0))
         out.append(VolunteerMonth(f"{m:%Y-%m}", round(minutes / 60, 1), people))
     return out

@@ -11,7 +11,7 @@ from flask_login import current_user
 from portal.audit.service import audit
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
-from portal.dashboard import evaluation, hub_kpis, kpis
+from portal.dashboard import evaluation, facts, hub_kpis, kpis
 from portal.dashboard.figures import (
     charts_for,
     commissioner_figures,
@@ -30,6 +30,12 @@ VIEWERS = (Role.COMMISSIONER, Role.COORDINATOR, Role.ADMIN)
 HUB_STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
+def _bring_facts_up_to_date() -> None:
+    # Committed at once, so the next page view finds nothing left to work out.
+    if facts.refresh():
+        db.session.commit()
+
+
 def _filters_or_abort():
     filters = read_filters(request.args, current_user, london_today())
     if filters.forbidden:
@@ -43,8 +49,10 @@ def overview():
     """Aggregate figures only: nobody on this page can be identified."""
     filters = _filters_or_abort()
     scope = filters.scope
-    received = kpis.referrals_received(scope) if scope else None
-    shown, tables = commissioner_figures(scope) if received else ([], [])
+    _bring_facts_up_to_date()
+    summary = kpis.summarise(scope) if scope else None
+    received = kpis.referrals_received(scope, summary) if scope else None
+    shown, tables = commissioner_figures(scope, summary) if received else ([], [])
     return render(
         "dashboard/overview.html",
         "dashboard/partials/_dashboard.html",
@@ -115,6 +123,7 @@ def _overdue_days() -> int:
 def hub():
     """What the hub needs to act on today: counts only, each linking to the list behind it."""
     today = london_today()
+    _bring_facts_up_to_date()
     tables = hub_tables(today)
     return render(
         "dashboard/hub.html",
