@@ -138,7 +138,7 @@ def register_cli(app: Flask) -> None:
         if rebuild:
             click.echo(f"Worked out the facts of {facts.rebuild()} referrals.")
         else:
-            click.echo(f"Worked out the facts of {facts.refresh()} changed referrals.")
+            click.echo(f"Worked out {facts.refresh()} changed referrals and volunteer months.")
         db.session.commit()
 
     @app.cli.command("import-postcodes")

@@ -191,15 +191,9 @@ def upgrade():
     op.create_table(
         "volunteer_time_months",
         sa.Column("month", sa.Date(), nullable=False),
-        sa.Column("volunteer_id", sa.Integer(), nullable=False),
         sa.Column("minutes", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["volunteer_id"],
-            ["volunteers.id"],
-            name=op.f("fk_volunteer_time_months_volunteer_id_volunteers"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("month", "volunteer_id", name=op.f("pk_volunteer_time_months")),
+        sa.Column("volunteers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("month", name=op.f("pk_volunteer_time_months")),
     )
     op.create_table(
         "stale_volunteer_months",

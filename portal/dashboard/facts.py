@@ -503,16 +503,15 @@ def _add_up_volunteer_months(months: Iterable[date]) -> None:
     for month in sorted(set(months)):
         last = _next_month(month) - timedelta(days=1)
         given = time_given([(month, last)]).subquery()
-        rows = db.session.execute(
-            sa.select(given.c.volunteer_id, sa.func.sum(given.c.minutes)).group_by(
-                given.c.volunteer_id
+        minutes, volunteers = db.session.execute(
+            sa.select(
+                sa.func.sum(given.c.minutes), sa.func.count(sa.distinct(given.c.volunteer_id))
             )
-        ).all()
+        ).one()
         db.session.execute(sa.delete(t).where(t.c.month == month))
-        if rows:
+        if volunteers:
             db.session.execute(
-                sa.insert(t),
-                [{"month": month, "volunteer_id": v, "minutes": int(m or 0)} for v, m in rows],
+                sa.insert(t).values(month=month, minutes=int(minutes or 0), volunteers=volunteers)
             )
 
 
@@ -565,13 +564,17 @@ def _clear_months(marks: Sequence[tuple[date, int]]) -> None:
 
 def refresh() -> int:
     """Work out the facts of every stale referral again and add up their months again,
-    and add up again the volunteer time of every stale month; how many referrals there
-    were. Runs in the caller's transaction, so a dashboard request commits it with the
-    rest."""
+    and add up again the volunteer time of every stale month; how many referrals and
+    volunteer months there were. Runs in the caller's transaction, so a dashboard
+    request commits it with the rest."""
+    # One statement when nothing has changed, as on most page views.
+    anything = sa.or_(
+        sa.exists().select_from(StaleReferral), sa.exists().select_from(StaleVolunteerMonth)
+    )
+    if not db.session.scalar(sa.select(anything)):
+        return 0
     stale = _stale_marks()
     stale_months = _stale_month_marks()
-    if not stale and not stale_months:
-        return 0
     _one_at_a_time()
     _add_up_volunteer_months(m for m, _ in stale_months)
     _clear_months(stale_months)
@@ -581,7 +584,7 @@ def refresh() -> int:
         months |= _save([rid for rid, _ in batch])
         _clear(batch)
     _add_up_months(months)
-    return len(stale)
+    return len(stale) + len(stale_months)
 
 
 def rebuild() -> int:

@@ -510,9 +510,7 @@ def volunteer_time_by_month(scope: Scope) -> list[VolunteerMonth]:
     if whole is not None:
         t = VolunteerTimeMonth
         rows = db.session.execute(
-            sa.select(t.month, sa.func.sum(t.minutes), sa.func.count())
-            .where(t.month.between(*whole))
-            .group_by(t.month)
+            sa.select(t.month, t.minutes, t.volunteers).where(t.month.between(*whole))
         )
         found.update({f"{month:%Y-%m}": (int(m or 0), n) for month, m, n in rows})
     if parts:

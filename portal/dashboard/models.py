@@ -10,9 +10,9 @@ every page view is what made the commissioner dashboard slow.
 - `referral_months`: the referral facts added up by UK month received, practice and
   source. A range of whole months reads a few hundred of these rows; only the days of a
   month the range covers in part are added up from `ReferralFacts`.
-- `VolunteerTimeMonth`: minutes each volunteer gave in each UK month (contacts they
-  logged and other hours), for the volunteer time figures; `StaleVolunteerMonth` lists
-  the months changed since they were added up.
+- `VolunteerTimeMonth`: minutes volunteers gave in each UK month (contacts they logged
+  and other hours) and how many gave any, for the volunteer time figures;
+  `StaleVolunteerMonth` lists the months changed since they were added up.
 - `StaleReferral`: referrals changed since their facts were worked out. It is written in
   the same transaction as the change, and the dashboards bring those referrals (and
   their months) up to date before they read. See `portal.dashboard.facts`.
@@ -133,10 +133,9 @@ class VolunteerTimeMonth(db.Model):
 
     # The first day of the UK month.
     month: Mapped[date] = mapped_column(primary_key=True)
-    volunteer_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("volunteers.id", ondelete="CASCADE"), primary_key=True
-    )
     minutes: Mapped[int] = mapped_column(default=0)
+    # Volunteers who logged any time that month (each counted once).
+    volunteers: Mapped[int] = mapped_column(default=0)
 
 
 class StaleVolunteerMonth(db.Model):

@@ -93,7 +93,7 @@ def test_a_new_referral_is_marked_and_refresh_works_out_its_facts(app):
     )
     assert referral.id in _stale()
 
-    assert facts.refresh() == 1
+    assert facts.refresh() == 1  # one referral, and no volunteer time
     db.session.commit()
 
     row = _facts(referral.id)
@@ -306,7 +306,7 @@ def test_the_nightly_job_and_the_command_rebuild(app):
 
     make_referral()
     result = app.test_cli_runner().invoke(args=["refresh-dashboard-facts"])
-    assert result.output.strip() == "Worked out the facts of 1 changed referrals."
+    assert result.output.strip() == "Worked out 1 changed referrals and volunteer months."
     result = app.test_cli_runner().invoke(args=["refresh-dashboard-facts", "--rebuild"])
     assert result.output.strip() == "Worked out the facts of 3 referrals."
 
@@ -331,10 +331,10 @@ def test_the_migration_marks_every_existing_referral(tmp_path):
         assert sorted(_stale()) == ids
         months = set(db.session.scalars(sa.select(StaleVolunteerMonth.month)))
         assert {date(2026, 3, 1), date(2026, 4, 1)} <= months
-        assert facts.refresh() == 3
+        assert facts.refresh() == 3 + len(months)
         db.session.commit()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ReferralFacts)) == 3
-        assert _volunteer_months() == {(date(2026, 3, 1), volunteer.id): 60}
+        assert _volunteer_months() == {date(2026, 3, 1): (60, 1)}
         db.session.remove()
         db.engine.dispose()
 
@@ -508,10 +508,10 @@ def test_whole_months_and_part_months_add_up_to_the_same_as_the_facts(
         assert (month.hours, month.volunteers) == raw.get(month.month, (0, 0))
 
 
-def _volunteer_months() -> dict[tuple[date, int], int]:
+def _volunteer_months() -> dict[date, tuple[int, int]]:
     t = VolunteerTimeMonth
-    rows = db.session.execute(sa.select(t.month, t.volunteer_id, t.minutes)).all()
-    return {(month, v): m for month, v, m in rows}
+    rows = db.session.execute(sa.select(t.month, t.minutes, t.volunteers)).all()
+    return {month: (minutes, people) for month, minutes, people in rows}
 
 
 def test_volunteer_time_is_added_up_again_for_the_months_a_change_touches(app):
@@ -528,10 +528,7 @@ def test_volunteer_time_is_added_up_again_for_the_months_a_change_touches(app):
     )
     facts.refresh()
     db.session.commit()
-    assert _volunteer_months() == {
-        (date(2026, 6, 1), volunteer.id): 40,
-        (date(2026, 8, 1), volunteer.id): 25,
-    }
+    assert _volunteer_months() == {date(2026, 6, 1): (40, 1), date(2026, 8, 1): (25, 1)}
 
     hours = db.session.get(VolunteerHours, hours.id)
     hours.worked_on = date(2026, 9, 2)
@@ -541,10 +538,7 @@ def test_volunteer_time_is_added_up_again_for_the_months_a_change_touches(app):
     facts.refresh()
     db.session.commit()
     refreshed = _volunteer_months()
-    assert refreshed == {
-        (date(2026, 8, 1), volunteer.id): 25,
-        (date(2026, 9, 1), volunteer.id): 40,
-    }
+    assert refreshed == {date(2026, 8, 1): (25, 1), date(2026, 9, 1): (40, 1)}
     facts.rebuild()
     db.session.commit()
     assert _volunteer_months() == refreshed
