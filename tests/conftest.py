@@ -17,6 +17,7 @@ from portal import create_app
 from portal.auth.models import Role
 from portal.extensions import db as _db
 from tests import factories
+from tests.audit_guard import audit_guard_lifted
 from tests.pg_server import PostgresServer, PostgresUnavailable
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -99,7 +100,7 @@ def _empty_tables() -> None:
 
     forget_pools()
     tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
-    with _db.engine.begin() as conn:
+    with _db.engine.begin() as conn, audit_guard_lifted(conn):
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:

@@ -157,3 +157,30 @@ def test_audit_events_cannot_be_changed(app, db):
     with pytest.raises(PermissionError):
         db.session.commit()
     db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET action = 'nothing to see'",
+        "UPDATE audit_events SET actor_id = NULL WHERE id = :id",
+        "DELETE FROM audit_events WHERE id = :id",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ],
+)
+def test_the_database_refuses_any_change_to_audit_rows(app, db, statement):
+    """Past the ORM too: SQL sent any other way (Core, a console, a bug) is refused."""
+    from portal.audit.models import AuditEvent
+    from portal.audit.service import audit
+
+    event = audit("viewed", "referral", 1)
+    db.session.commit()
+    if statement.startswith("TRUNCATE") and db.engine.dialect.name == "sqlite":
+        statement = "DELETE FROM audit_events"  # SQLite's TRUNCATE is a DELETE without WHERE
+    # On the session's own connection: a TRUNCATE from another would wait for its lock.
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        db.session.execute(sa.text(statement), {"id": event.id})
+    db.session.rollback()
+    kept = db.session.get(AuditEvent, event.id)
+    assert (kept.action, kept.object_id) == ("viewed", "1")
