@@ -35,7 +35,9 @@ def build_message(
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
-    msg["Subject"] = subject
+    # A name typed with a line break (an organisation, an activity) must not become a
+    # second header line.
+    msg["Subject"] = " ".join(subject.split())
     if message_id:
         msg["Message-ID"] = message_id
     msg.set_content(body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Flask,
@@ -19,7 +19,10 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from htmx_flask.requests import HtmxAwareRequest
 from sqlalchemy.exc import OperationalError
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.utils import cached_property
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +52,19 @@ def is_safe_next(target: str | None) -> bool:
     """Only a path on this site: no scheme, no host, no protocol-relative or backslash tricks."""
     if not target:
         return False
-    if any(ch in target for ch in "\\\t\r\n") or not target.startswith("/"):
+    # Only plain ASCII, checked as given and once decoded: a proxy or a second redirect
+    # that decodes `/%2F%2Fevil.example` or folds a look-alike slash must not leave the site.
+    if not target.isascii():
         return False
-    if target.startswith("//"):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
+    for form in (target, unquote(target)):
+        if any(ch in form for ch in "\\\t\r\n") or not form.startswith("/"):
+            return False
+        if form.startswith("//"):
+            return False
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return False
+    return True
 
 
 def csp_nonce() -> str:
@@ -85,8 +95,10 @@ def _security_headers(response: Response) -> Response:
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    # Anything shown to a logged-in person may hold personal data: never cache it.
-    if current_user.is_authenticated and not request.path.startswith("/static/"):
+    # Anything shown to a logged-in person may hold personal data, and so may a form
+    # shown again with what someone sent (a self-referral): never cache either.
+    personal = current_user.is_authenticated or request.method != "GET"
+    if personal and not request.path.startswith("/static/"):
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
     return response
@@ -105,7 +117,28 @@ def _error_page(status: int, title: str, message: str):
     )
 
 
+def _without_nul(values: ImmutableMultiDict) -> ImmutableMultiDict:
+    if not any("\x00" in v for v in values.values()):
+        return values
+    return ImmutableMultiDict([(k, v.replace("\x00", "")) for k, v in values.items(multi=True)])
+
+
+class PortalRequest(HtmxAwareRequest):
+    """Form fields and query values with any NUL character dropped: nobody types one,
+    and PostgreSQL cannot store one, so it would otherwise end in a server error."""
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        self.__dict__["form"] = _without_nul(self.__dict__["form"])
+
+    @cached_property
+    def args(self) -> ImmutableMultiDict:
+        return _without_nul(super().args)
+
+
 def register_web(app: Flask) -> None:
+    # htmx-flask's request (request.htmx), with NUL characters dropped.
+    app.request_class = PortalRequest
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 

@@ -11,7 +11,12 @@ from portal.auth.permissions import roles_required
 from portal.cases import work
 from portal.db_types import london_today
 from portal.directory import activity_referrals as referrals_to_activities
-from portal.directory.forms import ReferToActivityForm, SignpostForm, StopReferralForm
+from portal.directory.forms import (
+    WITHDRAWN,
+    ReferToActivityForm,
+    SignpostForm,
+    WithdrawReferralForm,
+)
 from portal.directory.models import ActivityReferral
 from portal.directory.search import listed
 from portal.extensions import db
@@ -137,12 +142,13 @@ def withdraw(referral_id: int, link_id: int):
     link = db.session.get(ActivityReferral, link_id)
     if link is None or link.referral_id != referral.id:
         abort(404)
-    form = StopReferralForm()
+    form = WithdrawReferralForm()
     if not form.validate_on_submit():
-        flash("Say why the referral is being withdrawn.", "error")
+        errors = form.reason.errors or ["Say why the referral is being withdrawn"]
+        flash(f"{errors[0]}.", "error")
         return _back(referral)
     try:
-        referrals_to_activities.stop(link, current_user, f"Withdrawn: {form.reason.data}")
+        referrals_to_activities.stop(link, current_user, f"{WITHDRAWN}{form.reason.data}")
     except TransitionRefused as refused:
         db.session.rollback()
         flash(refused.message, "error")

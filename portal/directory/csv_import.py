@@ -189,9 +189,11 @@ def _status(row: dict, organisation: Organisation) -> ActivityStatus:
 
 def _read(content: bytes) -> str | None:
     try:
-        return content.decode("utf-8-sig")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
+    # Dropped, as from forms: nobody means one, and PostgreSQL cannot store one.
+    return text.replace("\x00", "")
 
 
 def check(content: bytes, organisation: Organisation, max_rows: int) -> CheckedFile:
@@ -255,7 +257,7 @@ def hold(content: bytes, filename: str, organisation: Organisation, rows: int, b
     pending = ActivityImport(
         organisation=organisation,
         filename=filename[:200],
-        content=content.decode("utf-8-sig"),
+        content=_read(content),
         row_count=rows,
         created_by_id=by.id,
     )

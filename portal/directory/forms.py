@@ -505,6 +505,23 @@ class StopReferralForm(FlaskForm):
     version = StringField()
 
 
+WITHDRAWN = "Withdrawn: "
+
+
+class WithdrawReferralForm(FlaskForm):
+    """A navigator withdrawing a referral: the reason is kept after "Withdrawn: ", and the
+    two together fit the 200 characters the referral keeps."""
+
+    reason = StringField(
+        "Why is it being withdrawn?",
+        filters=[strip],
+        validators=[
+            DataRequired("Say why the referral is being withdrawn"),
+            max_length("Reason", 200 - len(WITHDRAWN)),
+        ],
+    )
+
+
 class ImportForm(FlaskForm):
     organisation = SelectField(
         "Organisation",

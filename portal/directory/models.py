@@ -241,7 +241,8 @@ class ActivityReferral(db.Model):
     # What the person agreed the organisation may see: a copy taken when the referral was
     # sent, so the organisation never reads the case itself.
     consent_confirmed: Mapped[bool] = mapped_column(default=False)
-    person_name: Mapped[str | None] = mapped_column(sa.String(120))
+    # The person's full name: given and family names of up to 100 characters each.
+    person_name: Mapped[str | None] = mapped_column(sa.String(201))
     shared_phone: Mapped[str | None] = mapped_column(sa.String(30))
     shared_email: Mapped[str | None] = mapped_column(sa.String(254))
     shared_age: Mapped[int | None]
