@@ -110,16 +110,21 @@ def _changed_referral_ids(session: Session) -> set[int]:
     return ids
 
 
-def mark_stale(connection, referral_ids: Iterable[int]) -> None:
-    ids = sorted(set(referral_ids))
-    if not ids:
+def _mark(connection, stale, keys: Iterable) -> None:
+    """Add these keys to a stale list, or count one more mark on those already there."""
+    keys = sorted(set(keys))
+    if not keys:
         return
-    table = StaleReferral.__table__
-    stmt = _insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.referral_id], set_={"marks": table.c.marks + 1}
+    table = stale.__table__
+    key = _key(stale)
+    stmt = _insert(table).on_conflict_do_update(
+        index_elements=[key], set_={"marks": table.c.marks + 1}
     )
-    connection.execute(stmt, [{"referral_id": i, "marks": 1} for i in ids])
+    connection.execute(stmt, [{key.name: k, "marks": 1} for k in keys])
+
+
+def mark_stale(connection, referral_ids: Iterable[int]) -> None:
+    _mark(connection, StaleReferral, referral_ids)
 
 
 def _load_old_value(target, value, oldvalue, initiator):
@@ -157,14 +162,7 @@ def _contact_month(moment) -> date:
 
 
 def mark_months_stale(connection, months: Iterable[date]) -> None:
-    months = sorted(set(months))
-    if not months:
-        return
-    table = StaleVolunteerMonth.__table__
-    stmt = _insert(table).on_conflict_do_update(
-        index_elements=[table.c.month], set_={"marks": table.c.marks + 1}
-    )
-    connection.execute(stmt, [{"month": m, "marks": 1} for m in months])
+    _mark(connection, StaleVolunteerMonth, months)
 
 
 for _column in (Contact.occurred_at, VolunteerHours.worked_on):
@@ -429,17 +427,28 @@ def _save(referral_ids: Sequence[int]) -> set[date]:
     return months
 
 
-def _clear(marks: Sequence[tuple[int, int]]) -> None:
+def _key(stale) -> sa.Column:
+    """The column a stale list is keyed by: the referral, or the month."""
+    return stale.__table__.primary_key.columns[0]
+
+
+def _marks(stale) -> list[tuple]:
+    """Each stale key with its count of marks: (referral id or month, marks)."""
+    table = stale.__table__
+    return [tuple(row) for row in db.session.execute(sa.select(_key(stale), table.c.marks))]
+
+
+def _clear(stale, marks: Sequence[tuple]) -> None:
     # Only rows not marked again since they were read: a change committed meanwhile
-    # keeps its referral stale for the next refresh.
+    # keeps its referral (or month) stale for the next refresh.
     if not marks:
         return
-    table = StaleReferral.__table__
+    table = stale.__table__
     db.session.execute(
         sa.delete(table).where(
-            table.c.referral_id == sa.bindparam("rid"), table.c.marks == sa.bindparam("seen")
+            _key(stale) == sa.bindparam("key"), table.c.marks == sa.bindparam("seen")
         ),
-        [{"rid": rid, "seen": seen} for rid, seen in marks],
+        [{"key": key, "seen": seen} for key, seen in marks],
     )
 
 
@@ -540,28 +549,6 @@ def _one_at_a_time() -> None:
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_REFRESH_LOCK)))
 
 
-def _stale_marks() -> list[tuple[int, int]]:
-    table = StaleReferral.__table__
-    return [tuple(row) for row in db.session.execute(sa.select(table.c.referral_id, table.c.marks))]
-
-
-def _stale_month_marks() -> list[tuple[date, int]]:
-    table = StaleVolunteerMonth.__table__
-    return [tuple(row) for row in db.session.execute(sa.select(table.c.month, table.c.marks))]
-
-
-def _clear_months(marks: Sequence[tuple[date, int]]) -> None:
-    if not marks:
-        return
-    table = StaleVolunteerMonth.__table__
-    db.session.execute(
-        sa.delete(table).where(
-            table.c.month == sa.bindparam("m"), table.c.marks == sa.bindparam("seen")
-        ),
-        [{"m": m, "seen": seen} for m, seen in marks],
-    )
-
-
 def refresh() -> int:
     """Work out the facts of every stale referral again and add up their months again,
     and add up again the volunteer time of every stale month; how many referrals and
@@ -573,16 +560,16 @@ def refresh() -> int:
     )
     if not db.session.scalar(sa.select(anything)):
         return 0
-    stale = _stale_marks()
-    stale_months = _stale_month_marks()
+    stale = _marks(StaleReferral)
+    stale_months = _marks(StaleVolunteerMonth)
     _one_at_a_time()
     _add_up_volunteer_months(m for m, _ in stale_months)
-    _clear_months(stale_months)
+    _clear(StaleVolunteerMonth, stale_months)
     months: set[date] = set()
     for start in range(0, len(stale), BATCH):
         batch = stale[start : start + BATCH]
         months |= _save([rid for rid, _ in batch])
-        _clear(batch)
+        _clear(StaleReferral, batch)
     _add_up_months(months)
     return len(stale) + len(stale_months)
 
@@ -591,16 +578,16 @@ def rebuild() -> int:
     """Work out every referral's facts and every month's totals from scratch; how many
     referrals there are."""
     _one_at_a_time()
-    stale = _stale_marks()
-    stale_months = _stale_month_marks()
+    stale = _marks(StaleReferral)
+    stale_months = _marks(StaleVolunteerMonth)
     db.session.execute(sa.delete(VolunteerTimeMonth))
     _add_up_volunteer_months(_every_month_with_time())
-    _clear_months(stale_months)
+    _clear(StaleVolunteerMonth, stale_months)
     ids = list(db.session.scalars(sa.select(Referral.id).order_by(Referral.id)))
     for start in range(0, len(ids), BATCH):
         _save(ids[start : start + BATCH])
     f = ReferralFacts
     db.session.execute(sa.delete(f).where(f.referral_id.not_in(sa.select(Referral.id))))
     _add_up_months(None)
-    _clear(stale)
+    _clear(StaleReferral, stale)
     return len(ids)

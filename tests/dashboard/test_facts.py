@@ -228,7 +228,7 @@ def test_a_change_during_a_refresh_keeps_the_referral_stale(app):
     facts._save([rid for rid, _ in seen])
     # Another request changes the referral after the refresh read it.
     facts.mark_stale(db.session.connection(), [referral.id])
-    facts._clear(seen)
+    facts._clear(StaleReferral, seen)
     db.session.commit()
     assert _stale() == {referral.id: 2}
 
