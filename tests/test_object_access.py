@@ -457,6 +457,7 @@ def _preferences(owner, intruder):
         {"referral_id": referral.id},
         (Referral, referral.id),
         data={
+            "version": str(referral.version),
             "wants_buddy": "y",
             "preferred_buddy_gender": "",
             "availability": ["mon_morning"],

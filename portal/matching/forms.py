@@ -9,6 +9,7 @@ from wtforms.validators import NumberRange, Optional
 
 from portal.directory.search import ACCESS_FEATURES
 from portal.form_fields import WholeNumberField, blank_to_none, max_length, strip
+from portal.referrals.forms import VersionedForm
 from portal.volunteers.profile import INTERESTS, SLOT_CHOICES
 
 GENDER_CHOICES = [
@@ -18,7 +19,7 @@ GENDER_CHOICES = [
 ]
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(VersionedForm):
     wants_buddy = BooleanField("They would like a buddy")
     preferred_buddy_gender = RadioField(
         "Would they like their buddy to be a man or a woman?",

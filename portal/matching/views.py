@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
 from portal.audit.service import audit
@@ -117,19 +118,40 @@ def preferences(referral_id: int):
     if request.method == "GET":
         form = PreferencesForm(obj=referral, formdata=None)
         form.preferred_buddy_gender.data = referral.preferred_buddy_gender or ""
+        form.version.data = str(referral.version)
         return render("matching/preferences.html", referral=referral, form=form)
     form = PreferencesForm()
     if not form.validate():
         return render("matching/preferences.html", status_code=400, referral=referral, form=form)
+    if form.version_number() != referral.version:
+        return _preferences_conflict(referral_id, form)
     referral.wants_buddy = form.wants_buddy.data
     referral.preferred_buddy_gender = form.preferred_buddy_gender.data or None
     referral.availability = list(form.availability.data or [])
     referral.interests = list(form.interests.data or [])
     referral.access_needs = list(form.access_needs.data or [])
     audit("changed", "case", referral_id)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:
+        return _preferences_conflict(referral_id, form)
     flash("What the person would like is saved. Suggestions now take it into account.", "success")
     return redirect(url_for("cases.case", referral_id=referral_id, _anchor="preferences"))
+
+
+def _preferences_conflict(referral_id: int, form: PreferencesForm):
+    """Someone saved this case first: keep what this person chose, show what is saved now,
+    and let them save again on purpose."""
+    db.session.rollback()
+    referral = _case(referral_id)
+    form.form_errors = [
+        "Someone else changed this case while you were looking at it. What is saved now is "
+        "shown below; check it, then save your choices again."
+    ]
+    form.version.data = str(referral.version)
+    return render(
+        "matching/preferences.html", status_code=409, referral=referral, form=form, saved=referral
+    )
 
 
 # --- the buddy batch ----------------------------------------------------------------------

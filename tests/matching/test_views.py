@@ -819,6 +819,7 @@ def test_preferences_are_saved_and_shown_on_the_case(app, db, navigator):
     response = browser.post(
         url,
         data={
+            "version": str(referral.version),
             "wants_buddy": "y",
             "preferred_buddy_gender": "Woman",
             "availability": ["wed_afternoon", "mon_morning", "mon_afternoon"],
@@ -860,12 +861,40 @@ def test_preferences_change_the_buddy_suggestions(app, db, navigator):
     assert [name for _, name, _ in ranked(before)] == ["Adam Man", "Wendy Woman"]
     assert "Gender is not counted: Rosa has no preference." in text_of(before)
 
-    browser.post(f"/cases/{referral.id}/preferences", data={"preferred_buddy_gender": "Woman"})
+    browser.post(
+        f"/cases/{referral.id}/preferences",
+        data={"version": str(referral.version), "preferred_buddy_gender": "Woman"},
+    )
 
     after = browser.get(panel_url, headers=HTMX).text
     assert [name for _, name, _ in ranked(after)] == ["Wendy Woman", "Adam Man"]
     assert "A woman, as Rosa asked" in text_of(card(after, "buddy", 1))
     assert "Rosa asked for a buddy who is a woman" in text_of(card(after, "buddy", 2))
+
+
+def test_a_stale_preferences_page_gets_a_conflict_not_an_overwrite(app, db, navigator):
+    referral = case_for(navigator, resident=person(), interests=["dogs"])
+    browser = signed_in(app, navigator)
+    url = f"/cases/{referral.id}/preferences"
+    drawn = BrowserForm(browser.get(url).text, url).data
+    # A colleague saves first.
+    colleague = signed_in(app, navigator)
+    first = {**BrowserForm(colleague.get(url).text, url).data, "interests": ["gardening"]}
+    assert colleague.post(url, data=first).status_code == 302
+
+    mine = {**drawn, "interests": ["music"], "wants_buddy": "y"}
+    response = browser.post(url, data=mine)
+
+    assert response.status_code == 409
+    assert "Someone else changed this case" in text_of(response.text)
+    assert "Saved now" in text_of(response.text)
+    saved = fresh(db, Referral, referral.id)
+    assert saved.interests == ["gardening"], "the colleague's save is not overwritten"
+    kept = BrowserForm(response.text, url).data
+    assert kept["interests"] == ["music"] and kept["wants_buddy"] == ["y"]
+    # Saving again on purpose works.
+    assert browser.post(url, data=kept).status_code == 302
+    assert fresh(db, Referral, referral.id).interests == ["music"]
 
 
 def test_clearing_preferences_saves_them_empty(app, db, navigator):
@@ -880,7 +909,9 @@ def test_clearing_preferences_saves_them_empty(app, db, navigator):
     )
     browser = signed_in(app, navigator)
 
-    response = browser.post(f"/cases/{referral.id}/preferences", data={})
+    response = browser.post(
+        f"/cases/{referral.id}/preferences", data={"version": str(referral.version)}
+    )
 
     assert response.status_code == 302
     saved = fresh(db, Referral, referral.id)
@@ -912,6 +943,7 @@ def test_an_unknown_choice_is_refused_beside_its_field_and_nothing_is_saved(
     referral = case_for(navigator, resident=person())
     browser = signed_in(app, navigator)
     data = {
+        "version": str(referral.version),
         "wants_buddy": "y",
         "availability": ["tue_morning"],
         "interests": ["music"],
