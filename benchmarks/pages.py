@@ -34,7 +34,6 @@ import contextlib
 import gc
 import html
 import http.client
-import importlib.util
 import os
 import re
 import secrets
@@ -430,20 +429,18 @@ def most_contacts(app: Flask, navigator_id: int) -> int:
 
 
 def settle(timings: dict[str, float]) -> None:
-    """What a bulk load leaves to do: work out the dashboard facts again when the portal
-    keeps them (Core inserts and COPY skip the ORM hooks that mark referrals stale), as
-    dashboards.py does, then fresh statistics. Inside an app context."""
+    """What a bulk load leaves to do: work out the dashboard facts again (Core inserts and
+    COPY skip the ORM hooks that mark referrals stale), as dashboards.py does, then fresh
+    statistics. Inside an app context."""
     import dashboards
     from caseload import timed
 
+    from portal.dashboard import facts
     from portal.extensions import db
 
-    if importlib.util.find_spec("portal.dashboard.facts") is not None:
-        from portal.dashboard import facts
-
-        with timed("facts", timings):
-            facts.rebuild()
-            db.session.commit()
+    with timed("facts", timings):
+        facts.rebuild()
+        db.session.commit()
     with timed("analyze", timings):
         dashboards.analyze()
 
