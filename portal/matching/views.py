@@ -50,6 +50,9 @@ def _show() -> int:
 def _panel(referral: Referral, kind: str, ranking: Ranking, endpoint: str, **extra):
     who = (request.args.get("who") or "").strip()[:100]
     show = _show()
+    # Suggestions are worked out from the person's record: looking at them is a view of it.
+    audit("viewed", f"{kind}_suggestions", referral.id)
+    db.session.commit()
     return render(
         "matching/suggestions.html",
         "matching/partials/_suggestions.html",
@@ -164,6 +167,8 @@ def batch():
     if request.method == "POST":
         return _propose_batch(today)
     rows, inputs = pools.batch_for_buddies(today)
+    audit("viewed_list", "buddy_batch", None)
+    db.session.commit()
     page_number = id_arg(request.args.get("page")) or 1
     start = (page_number - 1) * BATCH_PAGE
     page = Page(rows[start : start + BATCH_PAGE], page_number, BATCH_PAGE, len(rows))
