@@ -71,10 +71,15 @@ class Organisation(db.Model):
     # use_alter breaks the users <-> organisations cycle when the schema is created.
     verified_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", use_alter=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two members (or a member and the hub) editing the details at once: the second is
+    # told, rather than silently overwriting the first.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     activities: Mapped[list[Activity]] = relationship(
         back_populates="organisation", order_by="Activity.title"
     )
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def is_verified(self) -> bool:

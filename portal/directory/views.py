@@ -96,7 +96,10 @@ def profile():
     form = OrganisationProfileForm(obj=None if request.method == "POST" else organisation)
     if request.method == "GET":
         form.web_address.data = organisation.website
+        form.version.data = str(organisation.version)
     if form.validate_on_submit():
+        if form.version.data and form.version.data != str(organisation.version):
+            return _profile_conflict(form)
         organisation.name = form.name.data
         organisation.charity_number = normalise_charity_number(form.charity_number.data)
         organisation.company_number = normalise_company_number(form.company_number.data)
@@ -107,12 +110,30 @@ def profile():
         organisation.address = form.address.data
         organisation.postcode = normalise_postcode(form.postcode.data)
         audit("changed", "organisation", organisation.id)
-        db.session.commit()
+        try:
+            db.session.commit()
+        except StaleDataError:
+            return _profile_conflict(form)
         flash("Your organisation's details are saved.", "success")
         return redirect(url_for(".my_organisation"))
     status = 400 if form.is_submitted() else 200
     return render(
         "directory/profile.html", form=form, organisation=organisation, status_code=status
+    )
+
+
+def _profile_conflict(form: OrganisationProfileForm):
+    """Someone saved the details first: keep what this person typed and show what is saved."""
+    db.session.rollback()
+    organisation = _my_organisation()
+    form.form_errors = [CONFLICT]
+    form.version.data = str(organisation.version)
+    return render(
+        "directory/profile.html",
+        form=form,
+        organisation=organisation,
+        saved=organisation,
+        status_code=409,
     )
 
 

@@ -217,6 +217,29 @@ def test_unverified_organisation_is_told_it_cannot_publish_yet(app):
     assert "The hub has not verified your organisation yet" in text_of(page)
 
 
+def test_a_stale_profile_page_gets_a_conflict_not_an_overwrite(browser, org):
+    page = browser.get("/organisation/profile").text
+    drawn = BrowserForm(page, "/organisation/profile")
+    # Someone else saves the details first (another member, or the hub).
+    fresh_org = db.session.get(Organisation, org.id)
+    fresh_org.phone = "024 7600 0000"
+    db.session.commit()
+
+    mine = drawn.with_changes(
+        description="Walks every Sunday.", address="1 Park Lane", postcode="cv3 6pt"
+    )
+    response = browser.post("/organisation/profile", data=mine)
+
+    assert response.status_code == 409
+    assert "Someone else changed this just now" in text_of(response.text)
+    assert "024 7600 0000" in text_of(response.text), "what is saved now is shown"
+    assert fresh(Organisation, org.id).description != "Walks every Sunday."
+    kept = BrowserForm(response.text, "/organisation/profile")
+    assert kept.data["description"] == ["Walks every Sunday."]
+    assert browser.post("/organisation/profile", data=kept.data).status_code == 302
+    assert fresh(Organisation, org.id).description == "Walks every Sunday."
+
+
 def test_profile_shows_and_saves_the_organisations_details(browser, org):
     page = browser.get("/organisation/profile").text
     assert input_value(page, "name") == "Friends of the Park"
