@@ -24,7 +24,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import time, timedelta
+from datetime import timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -37,16 +37,14 @@ from portal.auth import service
 from portal.auth.models import Role, User
 from portal.db_types import london_today, utcnow
 from portal.directory import activity_referrals
-from portal.directory.models import Activity, ActivityReferral, Frequency, Organisation
+from portal.directory.models import Activity, ActivityReferral
 from portal.extensions import db as _db
 from portal.referrals import workflow
 from portal.referrals.models import (
     ClosureReason,
     Practice,
-    Referral,
     ReferralStatus,
     Resident,
-    Route,
 )
 from portal.reports import delivery
 from portal.reports.models import OutcomeReport
@@ -55,60 +53,23 @@ from portal.volunteers.models import Volunteer
 from portal.web import is_safe_next
 from tests.factories import (
     PASSWORD,
-    make_activity,
     make_buddy_match,
     make_contact,
     make_goal,
-    make_referral,
-    make_resident,
     make_training_module,
     make_user,
     valid_nhs_number,
 )
+
+# The objects the object-level access tests use: a case about a resident with a findable
+# name, and a listed activity.
+from tests.test_object_access import SECRET_GIVEN, a_case, a_listed_activity
 
 HTMX = {"HX-Request": "true"}
 NEW_PASSWORD = "a brand new long passphrase"
 
 
 # --- objects ------------------------------------------------------------------------------------
-
-# The resident's name: shown to whoever may see the case, never to a refused browser.
-SECRET_GIVEN = "Ottoline"
-
-
-def a_case(navigator: User, **kw) -> Referral:
-    """An open case being supported by `navigator`, about a resident with a findable name."""
-    now = utcnow()
-    fields = {
-        "resident": make_resident(given_name=SECRET_GIVEN, family_name="Quarrender"),
-        "status": ReferralStatus.ACTIVE,
-        "navigator_id": navigator.id,
-        "route": Route.SOCIAL_NAVIGATION,
-        "support_level": 1,
-        "received_at": now - timedelta(days=10),
-        "triaged_at": now - timedelta(days=10) + timedelta(hours=2),
-        "assigned_at": now - timedelta(days=10) + timedelta(hours=3),
-        "first_contact_at": now - timedelta(days=9),
-        **kw,
-    }
-    return make_referral(**fields)
-
-
-def a_listed_activity(organisation: Organisation) -> Activity:
-    """A published activity of a verified organisation, fresh, taking referrals."""
-    return make_activity(
-        organisation,
-        title="Tuesday walk",
-        description="A walk round the park.",
-        categories=["physical_activity"],
-        frequency=Frequency.WEEKLY,
-        days=[1],
-        start_time=time(10, 0),
-        end_time=time(11, 0),
-        venue_name="Park gates",
-        postcode="CV3 6PT",
-        last_confirmed_on=london_today(),
-    )
 
 
 def an_accepted_referral(activity: Activity, member: User) -> ActivityReferral:
