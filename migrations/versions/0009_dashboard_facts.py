@@ -214,15 +214,16 @@ def upgrade():
     # Every month from the first contact or hours to the last (and the month after, for a
     # contact late on a month's last day in UK time) is added up on the first refresh.
     bind = op.get_bind()
-    ends = bind.execute(
-        sa.text(
-            "SELECT min(d), max(d) FROM ("
-            "SELECT min(worked_on) AS d FROM volunteer_hours UNION ALL "
-            "SELECT max(worked_on) FROM volunteer_hours UNION ALL "
-            "SELECT CAST(min(occurred_at) AS DATE) FROM contacts UNION ALL "
-            "SELECT CAST(max(occurred_at) AS DATE) FROM contacts) AS ends"
-        )
-    ).one()
+    # The day of a stored time: SQLite's CAST(... AS DATE) would give a number.
+    day = "CAST({} AS DATE)" if bind.dialect.name == "postgresql" else "date({})"
+    first, last = day.format("min(occurred_at)"), day.format("max(occurred_at)")
+    ends_sql = (
+        "SELECT min(d), max(d) FROM ("  # noqa: S608 (built from constants only)
+        "SELECT min(worked_on) AS d FROM volunteer_hours UNION ALL "
+        "SELECT max(worked_on) FROM volunteer_hours UNION ALL "
+        f"SELECT {first} FROM contacts UNION ALL SELECT {last} FROM contacts) AS ends"
+    )
+    ends = bind.execute(sa.text(ends_sql)).one()
     if ends[0] is not None:
         first, last = (date.fromisoformat(str(e)[:10]) for e in ends)
         months, month = [], first.replace(day=1)

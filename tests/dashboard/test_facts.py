@@ -317,6 +317,11 @@ def test_the_migration_marks_every_existing_referral(tmp_path):
         upgrade()
         ids = [make_referral().id for _ in range(3)]
         volunteer = make_volunteer()
+        # A buddy's contact late on 31 May (UTC): 1 June in London.
+        referral = db.session.get(Referral, ids[0])
+        make_contact(
+            referral, volunteer.user, occurred_at=utc(2026, 5, 31, 23, 30), duration_minutes=30
+        )
         db.session.add(
             VolunteerHours(
                 volunteer_id=volunteer.id,
@@ -330,11 +335,11 @@ def test_the_migration_marks_every_existing_referral(tmp_path):
         upgrade()
         assert sorted(_stale()) == ids
         months = set(db.session.scalars(sa.select(StaleVolunteerMonth.month)))
-        assert {date(2026, 3, 1), date(2026, 4, 1)} <= months
+        assert {date(2026, 3, 1), date(2026, 4, 1), date(2026, 6, 1)} <= months
         assert facts.refresh() == 3 + len(months)
         db.session.commit()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ReferralFacts)) == 3
-        assert _volunteer_months() == {date(2026, 3, 1): (60, 1)}
+        assert _volunteer_months() == {date(2026, 3, 1): (60, 1), date(2026, 6, 1): (30, 1)}
         db.session.remove()
         db.engine.dispose()
 
