@@ -11,7 +11,7 @@ from portal.audit.models import AuditEvent
 from portal.auth.models import Role
 from portal.extensions import db
 from tests.cases.test_case_views import case_for, signed_in
-from tests.factories import make_user
+from tests.factories import make_user, make_volunteer
 
 
 def _rows(actor_id: int) -> list[tuple]:
@@ -72,3 +72,10 @@ def test_the_buddy_batch_and_the_alerts_inbox_are_audited_as_lists(app):
     browser = signed_in(app, navigator)
     assert browser.get("/alerts").status_code == 200
     assert ("viewed_list", "alerts", str(navigator.id)) in _rows(navigator.id)
+
+
+def test_a_volunteers_own_page_is_audited_as_a_view_of_their_buddies(app):
+    volunteer = make_volunteer()
+    browser = signed_in(app, volunteer.user)
+    assert browser.get("/volunteering").status_code == 200
+    assert ("viewed_list", "buddy_matches", str(volunteer.id)) in _rows(volunteer.user_id)

@@ -108,6 +108,9 @@ def me():
     volunteer = _me()
     today = london_today()
     month, year = time_given.month_and_year(volunteer, today)
+    # The page names the people this volunteer buddies, or is asked to.
+    audit("viewed_list", "buddy_matches", volunteer.id)
+    db.session.commit()
     return render(
         "volunteers/me.html",
         volunteer=volunteer,
