@@ -62,6 +62,7 @@ from portal.volunteers.models import (
     Volunteer,
     VolunteerHours,
 )
+from tests.directory.test_org_views import activity_form
 from tests.factories import (
     PASSWORD,
     make_activity,
@@ -274,36 +275,6 @@ def contact_form(**changes) -> dict:
         "result": "spoke",
         "duration_minutes": "25",
         "notes": "Talked about the walking group",
-        **changes,
-    }
-
-
-def activity_form(**changes) -> dict:
-    return {
-        "title": "Tuesday walking group",
-        "description": "A gentle walk, then tea.",
-        "categories": ["physical_activity", "social_connection"],
-        "frequency": "weekly",
-        "days": ["1"],
-        "monthly_week": "",
-        "start_time": "10:00",
-        "end_time": "11:30",
-        "schedule_note": "",
-        "online": "no",
-        "venue_name": "War Memorial Park gates",
-        "venue_address": "Kenilworth Road",
-        "postcode": "cv3 6pt",
-        "cost": "3.50",
-        "min_age": "",
-        "max_age": "",
-        "eligibility": "",
-        "access": ["step_free"],
-        "capacity": "12",
-        "spaces_available": "5",
-        "accepts_referrals": "yes",
-        "contact_name": "Pat",
-        "contact_email": "",
-        "contact_phone": "",
         **changes,
     }
 
