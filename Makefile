@@ -8,7 +8,7 @@ FLASK   := FLASK_APP=wsgi $(VENV)/bin/flask
 STAMPS  := .make-stamps
 PYTHON  ?= python3
 
-.PHONY: help run test install vendor migrate lint format bench system-deps pdf-deps clean
+.PHONY: help run test install vendor migrate lint format bench demo-code system-deps pdf-deps clean
 
 help:
 	@echo "make run    install, migrate, load demo data if empty, serve on http://127.0.0.1:5000"
@@ -50,6 +50,10 @@ run: pdf-deps migrate
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(FLASK) run-scheduler & \
 	  $(FLASK) run --host 127.0.0.1 --port 5000
+
+# The demo admin and coordinator log in with a code from an authenticator app; this prints it.
+demo-code: $(STAMPS)/python
+	@$(FLASK) demo-code
 
 # Debian packages the tests need: Chromium for browser journeys, PostgreSQL server binaries.
 # PDF letters (WeasyPrint) need Pango and HarfBuzz's subsetter from the system.

@@ -76,6 +76,16 @@ class Config:
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per 15 minutes")
     LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "50 per hour")
 
+    # Roles that must use two-step login (an authenticator app code after the password).
+    MFA_REQUIRED_ROLES = tuple(
+        r.strip()
+        for r in os.environ.get("MFA_REQUIRED_ROLES", "admin,coordinator").split(",")
+        if r.strip()
+    )
+    # How long the code page waits after a right password before asking for it again.
+    MFA_PENDING_MINUTES = _int("MFA_PENDING_MINUTES", 5)
+    MFA_RATE_LIMIT = os.environ.get("MFA_RATE_LIMIT", "5 per 15 minutes")
+
     # Invitation and password-reset links.
     INVITE_VALID_HOURS = _int("INVITE_VALID_HOURS", 72)
     RESET_VALID_MINUTES = _int("RESET_VALID_MINUTES", 60)
@@ -161,6 +171,9 @@ class TestConfig(Config):
     )
     # Tests that check CSRF switch it back on; the rest post forms without a token.
     WTF_CSRF_ENABLED = False
+    # Like CSRF: the two-step login tests (tests/auth/test_mfa.py and the browser journey)
+    # require it for admins and coordinators; the rest log in with a password only.
+    MFA_REQUIRED_ROLES = ()
     RATELIMIT_STORAGE_URI = "portal-db://"
     # Cheap hashing keeps the suite fast; test_passwords checks the production parameters.
     ARGON2_TIME_COST = 1

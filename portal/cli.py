@@ -53,6 +53,7 @@ def register_cli(app: Flask) -> None:
             sys.exit(1)
         if not quiet:
             print_demo_logins(logins, DEMO_PASSWORD)
+            print_demo_keys()
 
     @app.cli.command("demo-logins")
     def demo_logins() -> None:
@@ -61,6 +62,21 @@ def register_cli(app: Flask) -> None:
         from portal.demo import demo_logins as logins
 
         print_demo_logins(logins(), DEMO_PASSWORD)
+        print_demo_keys()
+
+    @app.cli.command("demo-code")
+    def demo_code() -> None:
+        """Print the current two-step login code of each demo admin and coordinator."""
+        from portal.auth.mfa import current_code
+        from portal.demo import demo_authenticator_keys
+
+        keys = demo_authenticator_keys()
+        if not keys:
+            click.echo("No demo account here uses two-step login.", err=True)
+            sys.exit(1)
+        click.echo("Codes for the next 30 seconds or so:")
+        for email, secret in keys:
+            click.echo(f"  {email}  {current_code(secret)}")
 
     @app.cli.command("create-admin")
     @click.option("--email", prompt="Email address")
@@ -172,6 +188,20 @@ def register_cli(app: Flask) -> None:
         from portal.scheduler import run
 
         run(current_app._get_current_object())
+
+
+def print_demo_keys() -> None:
+    from portal.auth.mfa import grouped_key
+    from portal.demo import demo_authenticator_keys
+
+    keys = demo_authenticator_keys()
+    if not keys:
+        return
+    click.echo("Admin and coordinator logins then ask for a code from an authenticator app.")
+    click.echo("Add these keys to your app, or run `make demo-code` for the current codes:")
+    for email, secret in keys:
+        click.echo(f"  {email}  {grouped_key(secret)}")
+    click.echo("")
 
 
 def print_demo_logins(logins: list[tuple[str, str, str]], password: str) -> None:

@@ -21,6 +21,7 @@ import nhs_number
 import sqlalchemy as sa
 
 from portal.alerts.models import Alert, AlertKind
+from portal.auth.mfa import enrol_demo_account
 from portal.auth.models import Role, User
 from portal.auth.passwords import hash_password
 from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, GoalStatus
@@ -104,6 +105,17 @@ def demo_logins() -> list[tuple[str, str, str]]:
         for role, email, _ in DEMO_ACCOUNTS
         if email in users
     ]
+
+
+def demo_authenticator_keys() -> list[tuple[str, str]]:
+    """(email, key) for each demo account with two-step login, for an authenticator app."""
+    emails = [email for _, email, _ in DEMO_ACCOUNTS]
+    users = db.session.scalars(
+        sa.select(User)
+        .where(User.email.in_(emails), User.mfa_enabled_at.is_not(None))
+        .order_by(User.role, User.email)
+    )
+    return [(user.email, user.totp_secret) for user in users]
 
 
 def seed() -> list[tuple[str, str, str]]:
@@ -961,6 +973,9 @@ class _Builder:
                 phone=self.landline(),
             ),
         ]
+        # Admins and coordinators must use two-step login: the demo ones come set up.
+        for user in (self.admin, *self.coordinators):
+            enrol_demo_account(user, self.at(400))
         self.navigators = [
             self.user(
                 Role.NAVIGATOR,

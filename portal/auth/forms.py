@@ -90,3 +90,25 @@ class InviteForm(FlaskForm):
     def validate_organisation_id(self, field) -> None:
         if self.role.data == Role.ORGANISATION_MEMBER and not field.data:
             raise ValidationError("Choose the organisation this person belongs to")
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app",
+        description="6 digits. If you have lost your phone, type one of your recovery codes.",
+        validators=[
+            DataRequired("Enter the 6-digit code from your authenticator app"),
+            Length(max=32, message="Enter the 6-digit code from your authenticator app"),
+        ],
+    )
+
+
+class SetupCodeForm(FlaskForm):
+    code = StringField(
+        "Code shown in your app",
+        description="6 digits, for example 123456",
+        validators=[
+            DataRequired("Enter the 6-digit code your app shows"),
+            Length(max=32, message="Enter the 6-digit code your app shows"),
+        ],
+    )

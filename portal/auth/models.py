@@ -75,6 +75,12 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-step login (TOTP, RFC 6238). The secret is kept from the start of setup; the
+    # account only counts as enrolled once a code from it has been typed back.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last 30-second step a code was accepted for: the same code cannot be used twice.
+    last_totp_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     practice: Mapped[Practice | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship(foreign_keys=[organisation_id])
@@ -98,8 +104,27 @@ class User(db.Model):
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
 
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.mfa_enabled_at is not None
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+class RecoveryCode(db.Model):
+    """A one-use code that stands in for the authenticator app when the phone is lost.
+
+    Only a hash is kept: the codes are shown once, when they are made.
+    """
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RateLimitCounter(db.Model):

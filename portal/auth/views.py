@@ -8,13 +8,16 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from portal.auth import service
+from portal.audit.service import record_event
+from portal.auth import mfa, service
 from portal.auth.forms import (
     ChangePasswordForm,
+    CodeForm,
     InviteForm,
     LoginForm,
     ResetRequestForm,
     SetPasswordForm,
+    SetupCodeForm,
 )
 from portal.auth.models import Role, User
 from portal.auth.permissions import START_PAGES, login_required_any_role, roles_required
@@ -76,6 +79,25 @@ def enforce_session_timeouts():
     return None
 
 
+# What an account that must use two-step login, but has not set it up, may still reach.
+_BEFORE_SETUP = frozenset({"auth.mfa_setup", "auth.logout", "static"})
+
+
+@bp.before_app_request
+def require_two_step_setup():
+    """An admin or coordinator sets up two-step login before seeing anything else."""
+    if not current_user.is_authenticated or request.endpoint in _BEFORE_SETUP:
+        return None
+    if not mfa.must_enrol(current_user):
+        return None
+    target = url_for("auth.mfa_setup")
+    if getattr(request, "htmx", None):
+        response = current_app.make_response(("", 204))
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
 def _login_key() -> str:
     return "login:" + service.normalise_email(request.form.get("email", ""))
 
@@ -105,11 +127,89 @@ def login():
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data)
         if user is not None:
-            service.start_session(user)
             target = request.args.get("next")
+            if user.mfa_enabled:
+                return _ask_for_code(user, target)
+            service.start_session(user)
             return redirect(target if is_safe_next(target) else start_page_url(user))
         failed = True
     return render("auth/login.html", form=form, failed=failed)
+
+
+_PENDING = "mfa_pending"
+
+
+def _ask_for_code(user: User, target: str | None):
+    """The password was right: remember who, briefly, and ask for the second step.
+
+    Nobody is logged in yet. The session token is kept so a password change or an
+    administrator's reset in the meantime cancels the half-finished login.
+    """
+    session.clear()
+    session[_PENDING] = {
+        "user": user.id,
+        "token": user.session_token,
+        "at": utcnow().timestamp(),
+        "next": target if is_safe_next(target) else None,
+    }
+    db.session.commit()  # the password hash may have been upgraded
+    return redirect(url_for("auth.login_code"))
+
+
+def _pending_user() -> User | None:
+    pending = session.get(_PENDING)
+    if not isinstance(pending, dict):
+        return None
+    waited = utcnow().timestamp() - pending.get("at", 0)
+    if waited > current_app.config["MFA_PENDING_MINUTES"] * 60:
+        session.pop(_PENDING, None)
+        return None
+    user = db.session.get(User, pending.get("user"))
+    if user is None or not user.is_active or not user.mfa_enabled:
+        return None
+    if user.session_token != pending.get("token"):
+        return None
+    return user
+
+
+def _code_key() -> str:
+    pending = session.get(_PENDING)
+    who = pending.get("user") if isinstance(pending, dict) else None
+    return f"login-code:{who}"
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["MFA_RATE_LIMIT"],
+    key_func=_code_key,
+    methods=["POST"],
+    deduct_when=_failed_login,
+)
+def login_code():
+    if current_user.is_authenticated:
+        return redirect(start_page_url(current_user))
+    user = _pending_user()
+    if user is None:
+        flash("Log in again to continue.", "info")
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        used_recovery = mfa.looks_like_recovery_code(form.code.data)
+        if mfa.verify_second_step(user, form.code.data):
+            target = session[_PENDING].get("next")
+            service.start_session(user)
+            if used_recovery:
+                left = mfa.recovery_codes_left(user)
+                flash(
+                    f"You logged in with a recovery code. You have {left} left. "
+                    "Make new ones from 'Two-step login' if you are running low.",
+                    "warning",
+                )
+            return redirect(target if is_safe_next(target) else start_page_url(user))
+        db.session.rollback()
+        record_event("mfa_failed", "user", user.id, actor_id=user.id, actor_role=str(user.role))
+        form.code.errors.append("The code is not right. Check your app and try the newest code")
+    return render("auth/login_code.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -147,6 +247,79 @@ def change_password():
             )
             return redirect(start_page_url(user))
     return render("auth/change_password.html", form=form)
+
+
+@bp.route("/account/two-step-login", methods=["GET", "POST"])
+@login_required_any_role
+def mfa_setup():
+    """Set up two-step login: start, scan the QR code, type a code back, keep the codes."""
+    user = current_user._get_current_object()
+    form = SetupCodeForm()
+    if request.method == "POST" and request.form.get("action") == "start":
+        if not user.mfa_enabled:
+            mfa.start_setup(user)
+        return redirect(url_for("auth.mfa_setup"))
+    if not user.mfa_enabled and user.totp_secret and form.validate_on_submit():
+        codes = mfa.finish_setup(user, form.code.data)
+        if codes is not None:
+            return render("auth/mfa_codes.html", codes=codes, first_time=True)
+        form.code.errors.append("The code is not right. Check the key and try the newest code")
+    elif request.method == "POST" and user.mfa_enabled:
+        return redirect(url_for("auth.mfa_setup"))
+    return _two_step_page(user, form)
+
+
+def _two_step_page(user: User, form: SetupCodeForm, status_code: int = 200, off_error=None):
+    return render(
+        "auth/mfa.html",
+        status_code=status_code,
+        form=form,
+        off_error=off_error,
+        user=user,
+        required=mfa.required_for(user),
+        codes_left=mfa.recovery_codes_left(user) if user.mfa_enabled else None,
+        uri=mfa.setup_uri(user) if user.totp_secret and not user.mfa_enabled else None,
+        qr_svg=mfa.qr_svg,
+        grouped_key=mfa.grouped_key,
+    )
+
+
+@bp.route("/account/two-step-login/recovery-codes", methods=["POST"])
+@login_required_any_role
+def mfa_recovery_codes():
+    user = current_user._get_current_object()
+    form = SetupCodeForm()
+    if not user.mfa_enabled:
+        return redirect(url_for("auth.mfa_setup"))
+    if form.validate_on_submit():
+        codes = mfa.new_recovery_codes(user, form.code.data)
+        if codes is not None:
+            return render("auth/mfa_codes.html", codes=codes, first_time=False)
+        form.code.errors.append("The code is not right. Try the newest code from your app")
+    return _two_step_page(user, form, status_code=400)
+
+
+@bp.route("/account/two-step-login/off", methods=["POST"])
+@login_required_any_role
+def mfa_turn_off():
+    """Someone who chose two-step login may stop; a role that requires it may not."""
+    user = current_user._get_current_object()
+    if not user.mfa_enabled:
+        return redirect(url_for("auth.mfa_setup"))
+    if mfa.required_for(user):
+        abort(403)
+    form = SetupCodeForm()
+    if form.validate_on_submit() and mfa.check_code(user, form.code.data):
+        mfa.switch_off(user, by=user)
+        service.start_session(user)
+        flash("Two-step login is off.", "success")
+        return redirect(url_for("auth.mfa_setup"))
+    return _two_step_page(
+        user,
+        SetupCodeForm(formdata=None),
+        status_code=400,
+        off_error="The code is not right. Try the newest code from your app",
+    )
 
 
 def _token_page(purpose: str, token: str, template: str, done_message: str):
@@ -223,7 +396,12 @@ def users():
         query = query.where(User.role == role)
     page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render(
-        "auth/users.html", "auth/partials/_users_table.html", page=page, roles=Role, role=role
+        "auth/users.html",
+        "auth/partials/_users_table.html",
+        page=page,
+        roles=Role,
+        role=role,
+        mfa_required_roles=current_app.config["MFA_REQUIRED_ROLES"],
     )
 
 
@@ -272,6 +450,24 @@ def resend_invite(user_id: int):
         flash(f"Invitation sent again to {user.email}.", "success")
     except MailError:
         flash("The invitation email could not be sent. Check the mail settings.", "warning")
+    return redirect(url_for("auth.users"))
+
+
+@bp.route("/admin/users/<int:user_id>/two-step-login/reset", methods=["POST"])
+@roles_required(Role.ADMIN)
+def reset_mfa(user_id: int):
+    """For someone who has lost their phone and their recovery codes."""
+    user = _get_user_or_404(user_id)
+    if user.id == current_user.id:
+        flash("Ask another administrator to reset your own two-step login.", "warning")
+        return redirect(url_for("auth.users"))
+    if user.mfa_enabled or user.totp_secret:
+        mfa.switch_off(user, by=current_user)
+        flash(
+            f"Two-step login for {user.full_name} is reset. They set it up again at their "
+            "next login, and have been logged out everywhere.",
+            "success",
+        )
     return redirect(url_for("auth.users"))
 
 

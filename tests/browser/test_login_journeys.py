@@ -105,3 +105,60 @@ def test_csp_enforced_pages_load_their_scripts(csp_page, live_server):
     expect(page).to_have_url(live_server.url + account.start_path)
     expect(page.get_by_role("heading", level=1)).to_have_text(account.h1)
     assert_clean("the coordinator start page")
+
+
+def test_a_coordinator_sets_up_two_step_login_then_logs_in_with_a_code(
+    axe_page, live_server, check_accessibility
+):
+    """The production rule, in a real browser: set up from the QR page's key, then log in."""
+    from datetime import timedelta
+
+    import pyotp
+
+    from portal.db_types import utcnow
+    from portal.extensions import db
+
+    app = live_server.app
+    with app.app_context():
+        email = factories.make_user(Role.COORDINATOR).email
+        db.session.remove()
+    before = app.config["MFA_REQUIRED_ROLES"]
+    app.config["MFA_REQUIRED_ROLES"] = ("admin", "coordinator")
+    try:
+        page = axe_page
+        _log_in(page, email, factories.PASSWORD)
+        expect(page).to_have_url(live_server.url + "/account/two-step-login")
+        expect(page.get_by_text("Your role needs two-step login")).to_be_visible()
+        check_accessibility(page, "the two-step login introduction")
+
+        page.get_by_role("button", name="Set up two-step login").click()
+        expect(page.locator("figure svg")).to_be_visible()
+        check_accessibility(page, "the two-step login QR code page")
+        key = page.locator("#setup-key").inner_text().replace(" ", "")
+        totp = pyotp.TOTP(key)
+        page.get_by_label("Code shown in your app").fill("000000")
+        page.get_by_role("button", name="Turn on two-step login").click()
+        expect(page.get_by_role("alert")).to_contain_text("The code is not right")
+        check_accessibility(page, "the two-step login setup with a wrong code")
+        page.get_by_label("Code shown in your app").fill(totp.now())
+        page.get_by_role("button", name="Turn on two-step login").click()
+        expect(page.get_by_role("heading", name="Two-step login is on")).to_be_visible()
+        expect(page.locator("#recovery-codes li")).to_have_count(10)
+        check_accessibility(page, "the recovery codes page")
+        page.get_by_role("link", name="I have kept my codes safe, continue").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            live_server.accounts[Role.COORDINATOR].h1
+        )
+
+        page.locator("[data-logout] button").click()
+        _log_in(page, email, factories.PASSWORD)
+        expect(page).to_have_url(live_server.url + "/login/code")
+        check_accessibility(page, "the login code page")
+        # The code just used cannot be used again; the next one (allowed for clock drift) can.
+        page.get_by_label("Code from your authenticator app").fill(
+            totp.at(utcnow() + timedelta(seconds=30))
+        )
+        page.get_by_role("button", name="Continue").click()
+        expect(page).to_have_url(live_server.url + "/hub")
+    finally:
+        app.config["MFA_REQUIRED_ROLES"] = before
