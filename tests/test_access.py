@@ -58,6 +58,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "referrals.edit": frozenset({A, C}),
     "referrals.int_list": frozenset({A, C}),
     "cases.caseload": frozenset({N, C, A}),
+    "cases.withdraw_consent": frozenset({N, C, A}),
     "cases.case": frozenset({N, C, A}),
     "cases.read_alerts": frozenset({N, C, A}),
     "cases.log_contact": frozenset({N, C, A}),

@@ -558,6 +558,9 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "cases.change_goal": ObjectRoute(N, _change_goal, POST),
     "cases.record_measure": ObjectRoute(N, _record_measure, BOTH),
     "cases.close": ObjectRoute(N, _close, BOTH),
+    "cases.withdraw_consent": ObjectRoute(
+        N, _case_post({"note": "Rang the hub to say no more sharing"}), BOTH
+    ),
     "cases.plan": ObjectRoute(N, _case, GET),
     "cases.plan_pdf": ObjectRoute(N, _plan_pdf, GET),
     "cases.propose_buddy": ObjectRoute(N, _propose_buddy, BOTH),

@@ -175,3 +175,12 @@ def measure_form(scale: Scale, formdata=None, stage: str | None = None):
     form.definition = definition
     form.item_fields = [getattr(form, f"item_{i}") for i in range(len(definition.items))]
     return form
+
+
+class WithdrawConsentForm(FlaskForm):
+    note = TextAreaField(
+        "How and when did they tell you? (optional)",
+        description="For example: by phone to the hub on Tuesday morning.",
+        filters=[blank_to_none],
+        validators=[max_length("The note", 1000)],
+    )

@@ -23,21 +23,24 @@ from portal.cases.forms import (
     GoalStatusForm,
     ReassignForm,
     ReopenForm,
+    WithdrawConsentForm,
     measure_form,
 )
 from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, GoalStatus
 from portal.cases.timeline import case_timeline
 from portal.db_types import london_today, utcnow
 from portal.directory import activity_referrals
+from portal.directory.models import OPEN_ACTIVITY_REFERRAL
 from portal.directory.search import ACCESS_FEATURES
 from portal.extensions import db
 from portal.form_fields import local_to_utc, show_refusal, utc_to_local_input
+from portal.mail import MailError
 from portal.matching import decisions
 from portal.matching import pools as matching_pools
 from portal.matching.models import MatchKind
 from portal.measures.models import Scale, Stage
 from portal.measures.scales import AnswersRefused
-from portal.referrals import workflow
+from portal.referrals import consent, workflow
 from portal.referrals.models import ClosureReason, Referral
 from portal.referrals.queue import navigators_with_caseload
 from portal.reports.queue import latest_for
@@ -507,6 +510,55 @@ def close(referral_id: int):
     if current_user.role == Role.NAVIGATOR:
         return redirect(url_for(".caseload", saved=saved))
     return redirect(url_for(".case", referral_id=referral_id, saved=saved))
+
+
+@bp.route("/cases/<int:referral_id>/consent/withdraw", methods=["GET", "POST"])
+@roles_required(*CASE_WORKERS)
+def withdraw_consent(referral_id: int):
+    """The person has said the hub may no longer share their details: stop it all now."""
+    referral = _case(referral_id)
+    if referral.consent_withdrawn:
+        flash("Consent was already withdrawn for this person.", "info")
+        return redirect(url_for(".case", referral_id=referral_id))
+    form = WithdrawConsentForm()
+    if form.validate_on_submit():
+        try:
+            done = consent.withdraw(referral, current_user, form.note.data)
+        except workflow.TransitionRefused as refusal:
+            db.session.rollback()
+            form.form_errors = [refusal.message]
+            return _withdraw_page(_case(referral_id), form, 400)
+        audit("consent_withdrawn", "case", referral_id)
+        db.session.commit()
+        unsent = 0
+        for link in done.stopped_activity_referrals:
+            try:
+                activity_referrals.send_withdrawn_email(link)
+            except MailError:
+                unsent += 1
+        message = "Consent withdrawn. Nothing more about this person will be shared."
+        if done.stopped_activity_referrals:
+            count = len(done.stopped_activity_referrals)
+            message += f" {count} activity {'referral' if count == 1 else 'referrals'} withdrawn."
+        if unsent:
+            message += " Some organisations were not emailed; they see it when they log in."
+        flash(message, "success")
+        return redirect(url_for(".case", referral_id=referral_id))
+    return _withdraw_page(referral, form, 400 if form.is_submitted() else 200)
+
+
+def _withdraw_page(referral: Referral, form: WithdrawConsentForm, status_code: int = 200):
+    return render(
+        "cases/withdraw_consent.html",
+        status_code=status_code,
+        referral=referral,
+        form=form,
+        open_activity_referrals=[
+            link
+            for link in activity_referrals.for_case(referral.id)
+            if link.status in OPEN_ACTIVITY_REFERRAL
+        ],
+    )
 
 
 def _close_page(referral: Referral, form: CloseCaseForm, status_code: int = 200):

@@ -31,7 +31,7 @@ from portal.extensions import db
 from portal.form_fields import LONDON
 from portal.mail import send_email
 from portal.referrals.models import Referral
-from portal.referrals.workflow import TransitionRefused
+from portal.referrals.workflow import TransitionRefused, refuse_if_consent_withdrawn
 from portal.referrals.working_days import add_working_days, working_days_between
 
 S = ActivityReferralStatus
@@ -76,6 +76,7 @@ def _open_link(
 def refer(
     referral: Referral, activity: Activity, by: User, shared: SharedDetails, today: date
 ) -> ActivityReferral:
+    refuse_if_consent_withdrawn(referral, "a referral to an activity")
     reason = why_not_referable(activity)
     if reason:
         raise TransitionRefused(reason, None)

@@ -220,6 +220,9 @@ class Referral(db.Model):
     consent_share_with_gp: Mapped[bool] = mapped_column(default=True)
     consent_recorded_by: Mapped[str | None] = mapped_column(sa.String(120))
     consent_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The person has withdrawn consent to share: nothing more leaves the hub about them.
+    consent_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_withdrawn_by: Mapped[str | None] = mapped_column(sa.String(120))
 
     status: Mapped[ReferralStatus] = mapped_column(
         enum_type(ReferralStatus), default=ReferralStatus.RECEIVED
@@ -277,6 +280,10 @@ class Referral(db.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def consent_withdrawn(self) -> bool:
+        return self.consent_withdrawn_at is not None
+
 
 class ReferralReasonLink(db.Model):
     """One coded reason on a referral; a table rather than a list so triage can filter on it."""
@@ -308,6 +315,7 @@ class ReferralAction(LabelledEnum):
     CONTACT_EDITED = "contact_edited", "Contact record corrected"
     GOAL_CHANGED = "goal_changed", "Goal updated"
     REOPENED = "reopened", "Case reopened"
+    CONSENT_WITHDRAWN = "consent_withdrawn", "Consent to share withdrawn"
 
 
 class ReferralEvent(db.Model):

@@ -68,6 +68,16 @@ class TransitionRefused(Exception):
         self.field = field
 
 
+def refuse_if_consent_withdrawn(referral: Referral, what: str) -> None:
+    """Raise for any new sharing about a person who has withdrawn consent to share."""
+    if referral.consent_withdrawn:
+        raise TransitionRefused(
+            f"{referral.resident.full_name} withdrew consent to share their details, "
+            f"so {what} cannot be made.",
+            None,
+        )
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who did something: a signed-in user, or a named channel such as the public form."""

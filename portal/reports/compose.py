@@ -119,6 +119,30 @@ def _grouped(query) -> dict[int, list]:
     return grouped
 
 
+# What a practice is told about someone who did not agree to details going to their GP.
+_MINIMUM_KEYS = (
+    "schema_version",
+    "reference",
+    "event",
+    "event_label",
+    "event_date",
+    "shared_in_full",
+    "patient",
+    "codes",
+    "outcome",
+    "hub",
+)
+_MINIMUM_OUTCOME_KEYS = ("status", "reason", "reason_label")
+
+
+def minimal_summary(summary: dict) -> dict:
+    """A summary cut back to the coded minimum, as for a person who did not agree to more."""
+    cut = {key: summary[key] for key in _MINIMUM_KEYS if key in summary}
+    cut["shared_in_full"] = False
+    cut["outcome"] = {k: summary.get("outcome", {}).get(k) for k in _MINIMUM_OUTCOME_KEYS}
+    return cut
+
+
 def person_summary(
     referral: Referral,
     item: QueuedOutcome,

@@ -19,7 +19,7 @@ from portal.db_types import utcnow
 from portal.extensions import db
 from portal.mail import MailError, send_email
 from portal.referrals.models import Referral, ReferralStatus
-from portal.referrals.workflow import TransitionRefused
+from portal.referrals.workflow import TransitionRefused, refuse_if_consent_withdrawn
 from portal.volunteers.compliance import buddy_role, compliance
 from portal.volunteers.models import (
     BuddyMatch,
@@ -84,6 +84,7 @@ def why_not_buddy(
 def propose(referral: Referral, volunteer: Volunteer, proposer: User, today: date) -> BuddyMatch:
     if referral.status not in CASE_STATUSES:
         raise TransitionRefused("A buddy can only be proposed for a case being worked")
+    refuse_if_consent_withdrawn(referral, "a buddy match")
     already = db.session.scalar(
         sa.select(BuddyMatch.id).where(
             BuddyMatch.referral_id == referral.id,
