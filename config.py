@@ -86,6 +86,13 @@ class Config:
     MFA_PENDING_MINUTES = _int("MFA_PENDING_MINUTES", 5)
     MFA_RATE_LIMIT = os.environ.get("MFA_RATE_LIMIT", "5 per 15 minutes")
 
+    # Retention, in months, per kind of record. A closed case is anonymised this long after
+    # its person's last referral closed (the NHS Records Management Code of Practice 2023
+    # keeps adult social care records 8 years after care ends); figures are kept.
+    RETENTION_MONTHS = {
+        "closed_case": _int("RETENTION_CLOSED_CASE_MONTHS", 96),
+    }
+
     # Invitation and password-reset links.
     INVITE_VALID_HOURS = _int("INVITE_VALID_HOURS", 72)
     RESET_VALID_MINUTES = _int("RESET_VALID_MINUTES", 60)

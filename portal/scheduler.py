@@ -145,6 +145,17 @@ def rebuild_dashboard_facts() -> None:
         log.info(outcome["result"])
 
 
+def anonymise_closed_cases() -> None:
+    """Clear what identifies people whose cases closed longer ago than the retention period."""
+    from portal.db_types import london_today
+    from portal.governance.retention import anonymise_closed_cases as anonymise
+
+    with _recorded("anonymise_closed_cases") as outcome:
+        count = anonymise(london_today())
+        outcome["result"] = f"anonymised {count} people whose cases closed long ago"
+        log.info(outcome["result"])
+
+
 def use_app(app: Flask) -> None:
     """The app whose context the jobs run in."""
     global _app
@@ -217,6 +228,14 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
         hour=2,
         minute=30,
         id="rebuild_dashboard_facts",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        anonymise_closed_cases,
+        "cron",
+        hour=3,
+        minute=30,
+        id="anonymise_closed_cases",
         replace_existing=True,
     )
 

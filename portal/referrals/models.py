@@ -95,6 +95,8 @@ class Resident(db.Model):
     gender: Mapped[str | None] = mapped_column(sa.String(40))
     practice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("practices.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by the retention job: what identified the person has been cleared.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     practice: Mapped[Practice | None] = relationship()
     referrals: Mapped[list[Referral]] = relationship(

@@ -1,0 +1,175 @@
+"""Retention: after the configured period, a closed case loses everything that identifies
+the person, while the counts, dates and scores the dashboards add up stay.
+
+A resident is anonymised only when every referral of theirs is closed and the newest
+closure is older than the period for closed cases (RETENTION_CLOSED_CASE_MONTHS). Nothing
+the dashboard facts are worked out from changes, so the commissioner's figures for past
+months are the same the day after as the day before.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.alerts.models import Alert
+from portal.audit.service import audit
+from portal.cases.models import Contact, Goal
+from portal.db_types import utcnow
+from portal.directory.models import ActivityReferral
+from portal.extensions import db
+from portal.referrals.models import Referral, ReferralEvent, ReferralStatus, Resident
+from portal.reports.compose import minimal_summary
+from portal.reports.models import OutcomeReport
+from portal.volunteers.models import BuddyMatch
+
+ANONYMISED = "Anonymised"
+LONDON = ZoneInfo("Europe/London")
+# Residents anonymised per transaction: a first run on an old database commits as it goes.
+BATCH = 200
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day of the month `months` earlier (the month's last day if it has fewer)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def closed_case_cutoff(today: date) -> datetime:
+    """Cases closed before the start of this UK day are past their retention period."""
+    months = current_app.config["RETENTION_MONTHS"]["closed_case"]
+    return datetime.combine(months_before(today, months), time(0), LONDON)
+
+
+def residents_due(today: date) -> list[int]:
+    """Residents whose every referral closed before the cutoff, not yet anonymised."""
+    still_open = sa.func.sum(sa.case((Referral.status != ReferralStatus.CLOSED, 1), else_=0))
+    query = (
+        sa.select(Referral.resident_id)
+        .join(Resident, Resident.id == Referral.resident_id)
+        .where(Resident.anonymised_at.is_(None))
+        .group_by(Referral.resident_id)
+        .having(still_open == 0, sa.func.max(Referral.closed_at) < closed_case_cutoff(today))
+        .order_by(Referral.resident_id)
+    )
+    return list(db.session.scalars(query))
+
+
+def anonymise_resident(resident_id: int, now: datetime | None = None) -> None:
+    """Clear what identifies one resident, in the current transaction."""
+    now = now or utcnow()
+    referral_ids = sa.select(Referral.id).where(Referral.resident_id == resident_id)
+    references = set(
+        db.session.scalars(sa.select(Referral.reference).where(Referral.resident_id == resident_id))
+    )
+    db.session.execute(
+        sa.update(Resident)
+        .where(Resident.id == resident_id)
+        .values(
+            nhs_number=None,
+            given_name=ANONYMISED,
+            family_name="person",
+            date_of_birth=None,
+            address=None,
+            postcode=None,
+            phone=None,
+            email=None,
+            accessibility_needs=None,
+            gender=None,
+            anonymised_at=now,
+        )
+    )
+    db.session.execute(
+        sa.update(Referral)
+        .where(Referral.resident_id == resident_id)
+        .values(
+            details=None,
+            known_risks=None,
+            referrer_name=None,
+            referrer_role=None,
+            triage_note=None,
+            outcome_summary=None,
+            consent_recorded_by=None,
+            consent_withdrawn_by=None,
+            preferred_buddy_gender=None,
+            availability=[],
+            interests=[],
+            access_needs=[],
+            # Anyone with the case open from before cannot save over the anonymised record.
+            version=Referral.version + 1,
+        )
+    )
+    db.session.execute(
+        sa.update(ReferralEvent)
+        .where(ReferralEvent.referral_id.in_(referral_ids))
+        .values(note=None, changes=None)
+    )
+    db.session.execute(
+        sa.update(Contact)
+        .where(Contact.referral_id.in_(referral_ids))
+        .values(notes=None, safeguarding_note=None)
+    )
+    db.session.execute(
+        sa.update(Goal).where(Goal.referral_id.in_(referral_ids)).values(description=ANONYMISED)
+    )
+    db.session.execute(
+        sa.update(ActivityReferral)
+        .where(ActivityReferral.referral_id.in_(referral_ids))
+        .values(
+            person_name=None,
+            shared_phone=None,
+            shared_email=None,
+            shared_age=None,
+            shared_note=None,
+            decline_reason=None,
+            end_reason=None,
+        )
+    )
+    db.session.execute(
+        sa.update(BuddyMatch)
+        .where(BuddyMatch.referral_id.in_(referral_ids))
+        .values(end_reason=None, decline_reason=None)
+    )
+    # Alerts are reminders to act, not the record: they go.
+    db.session.execute(sa.delete(Alert).where(Alert.referral_id.in_(referral_ids)))
+    _anonymise_reports(references, referral_ids)
+    audit("anonymised", "resident", resident_id, actor_role="retention job")
+
+
+def _anonymise_reports(references: set[str], referral_ids) -> None:
+    """Reports keep their place in the delivery log; the person's section loses its names."""
+    practices = sa.select(Referral.practice_id).where(Referral.id.in_(referral_ids))
+    reports = db.session.scalars(
+        sa.select(OutcomeReport)
+        .where(OutcomeReport.practice_id.in_(practices))
+        .options(sa.orm.undefer(OutcomeReport.summaries))
+    )
+    for report in reports:
+        summaries = report.summaries or []
+        if not any(s.get("reference") in references for s in summaries):
+            continue
+        report.summaries = [
+            {**minimal_summary(s), "patient": None, "anonymised": True}
+            if s.get("reference") in references
+            else s
+            for s in summaries
+        ]
+
+
+def anonymise_closed_cases(today: date) -> int:
+    """The daily job's work: every resident past the period, committed in batches."""
+    due = residents_due(today)
+    for start in range(0, len(due), BATCH):
+        for resident_id in due[start : start + BATCH]:
+            anonymise_resident(resident_id)
+        db.session.commit()
+    return len(due)
