@@ -64,6 +64,7 @@ from portal.referrals.queue import (
     referral_with_people,
 )
 from portal.referrals.working_days import working_days_between
+from portal.volunteers import buddying
 from portal.web import render, wants_partial
 
 bp = Blueprint("referrals", __name__)
@@ -446,6 +447,8 @@ def close(referral_id: int):
             ClosureReason(form.reason.data),
             form.summary.data,
         )
+        # As when a navigator closes the case: a closed case needs no buddy.
+        buddying.end_for_case(referral, current_user)
         workflow.stamp_versions(referral)
     except workflow.TransitionRefused as refusal:
         return _refused(referral, refusal, "close_form", form)
