@@ -112,6 +112,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.alerts.views import bp as alerts_bp
+    from portal.audit.views import bp as audit_bp
     from portal.auth.views import bp as auth_bp
     from portal.cases.views import bp as cases_bp
     from portal.dashboard.views import bp as dashboard_bp
@@ -120,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.directory.hub_views import bp as directory_hub_bp
     from portal.directory.public_views import bp as directory_public_bp
     from portal.directory.views import bp as directory_bp
+    from portal.governance.views import bp as governance_bp
     from portal.matching.views import bp as matching_bp
     from portal.pages import bp as pages_bp
     from portal.referrals.views import bp as referrals_bp
@@ -145,6 +147,8 @@ def _register_blueprints(app: Flask) -> None:
         matching_bp,
         reports_bp,
         dashboard_bp,
+        audit_bp,
+        governance_bp,
     ):
         app.register_blueprint(bp)
 

@@ -31,6 +31,8 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Matching", "matching.weights"),
         ("Outcome reports", "reports.admin_overview"),
         ("Dashboard", "dashboard.hub"),
+        ("Audit trail", "audit.trail"),
+        ("Subject access", "governance.subject_access"),
     ],
     Role.COORDINATOR: [
         ("Dashboard", "dashboard.hub"),

@@ -44,6 +44,17 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.resend_invite": frozenset({A}),
     "auth.set_active": frozenset({A}),
     "auth.reset_mfa": frozenset({A}),
+    "audit.trail": frozenset({A}),
+    "audit.resident_trail": frozenset({A}),
+    "audit.volunteer_trail": frozenset({A}),
+    "audit.export_csv": frozenset({A}),
+    "governance.subject_access": frozenset({A}),
+    "governance.find_resident": frozenset({A}),
+    "governance.find_volunteer": frozenset({A}),
+    "governance.resident_json": frozenset({A}),
+    "governance.resident_pdf": frozenset({A}),
+    "governance.volunteer_json": frozenset({A}),
+    "governance.volunteer_pdf": frozenset({A}),
     "referrals.hub": frozenset({A, C}),
     "referrals.practice_referrals": frozenset({P}),
     "referrals.practice_referral": frozenset({P}),
@@ -173,18 +184,21 @@ DUMMY_VALUES = {
     "report_id": "999999",
     "key": "by_reason",
     "practice_id": "999999",
+    "resident_id": "999999",
 }
 
 
 def _routes(app):
+    """(endpoint, method, path) for every route and each of GET and POST it answers."""
     for rule in app.url_map.iter_rules():
-        method = "GET" if "GET" in rule.methods else "POST"
         path = rule.rule
         for arg in rule.arguments:
             path = path.replace(f"<{arg}>", DUMMY_VALUES[arg])
             path = path.replace(f"<int:{arg}>", DUMMY_VALUES[arg])
             path = path.replace(f"<path:{arg}>", DUMMY_VALUES[arg])
-        yield rule.endpoint, method, path
+        for method in ("GET", "POST"):
+            if method in rule.methods:
+                yield rule.endpoint, method, path
 
 
 def test_every_route_has_an_access_rule(app):
@@ -201,8 +215,10 @@ def test_permission_decorator_matches_the_table(app):
             assert declared == rule, endpoint
 
 
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
 @pytest.mark.parametrize("who", ["anonymous", *[r.value for r in Role]])
-def test_each_role_gets_the_expected_answer_on_every_route(app, make_user, who):
+def test_each_role_gets_the_expected_answer_on_every_route(app, make_user, who, htmx):
+    """Every route, by GET and by POST where it takes both, as a page and as htmx."""
     client = app.test_client()
     if who != "anonymous":
         user = make_user(Role(who))
@@ -212,16 +228,20 @@ def test_each_role_gets_the_expected_answer_on_every_route(app, make_user, who):
             ).status_code
             == 302
         )
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://localhost/"} if htmx else {}
     for endpoint, method, path in _routes(app):
         if endpoint == "auth.logout":
             continue  # would end this client's session; tested in tests/auth
         rule = ACCESS[endpoint]
-        response = client.open(path, method=method)
+        response = client.open(path, method=method, headers=headers)
         status = response.status_code
         response.close()
-        where = f"{who} {method} {path} -> {status}"
+        where = f"{who} {method} {path} htmx={htmx} -> {status}"
         if rule == PUBLIC:
             assert status < 500 and status != 403, where
+        elif who == "anonymous" and htmx:
+            # htmx is told to load the login page in full.
+            assert status == 401 and "/login" in response.headers["HX-Redirect"], where
         elif who == "anonymous":
             assert status == 302 and "/login" in response.headers["Location"], where
         elif Role(who) in rule:

@@ -637,6 +637,14 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
 EXEMPT: dict[str, str] = {
     "auth.resend_invite": "admin only: admins manage every user account",
     "auth.set_active": "admin only: admins manage every user account",
+    "auth.reset_mfa": "admin only: admins reset anyone's lost two-step login",
+    "audit.resident_trail": "admin only: who looked at any resident's records",
+    "audit.volunteer_trail": "admin only: who looked at any volunteer's records",
+    "audit.export_csv": "admin only: the audit trail about anyone, as CSV",
+    "governance.resident_json": "admin only: subject access export for any resident",
+    "governance.resident_pdf": "admin only: subject access export for any resident",
+    "governance.volunteer_json": "admin only: subject access export for any volunteer",
+    "governance.volunteer_pdf": "admin only: subject access export for any volunteer",
     "referrals.referral": "hub staff only: the triage page for any incoming referral",
     "referrals.record_attempt": "hub staff only: contact attempts at triage, any referral",
     "referrals.triage": "hub staff only: triage decides any referral's route",
@@ -661,6 +669,14 @@ EXEMPT: dict[str, str] = {
     "reports.admin_preview": "admin only: previewing any practice's next report",
     "reports.admin_send_now": "admin only: sending any practice's report now",
     "reports.admin_resend": "admin only: resending any report",
+}
+
+
+# Pages and actions on these routes are not a view or change of a person's record, so the
+# owner's request need not leave an audit row (every other route's must).
+NOT_A_PERSONS_RECORD: dict[str, str] = {
+    "directory.edit_activity": "an activity listing: public information, not a person",
+    "cases.read_alerts": "marks the user's own alerts read; the record is unchanged",
 }
 
 
@@ -737,15 +753,23 @@ def test_another_user_of_the_same_role_is_refused_and_nothing_changes(
 
     # The same address works for the owner: the refusals above are about who asks.
     endpoint_view, view_ids = scene.view or (endpoint, scene.ids)
+    audited = len(audit_actions(owner))
     shown = owner_browser.get(_url(app, endpoint_view, view_ids))
     assert shown.status_code == 200, f"owner GET {endpoint_view} -> {shown.status_code}"
+    # Every view of the record is in the audit log, with who looked (issue 10).
+    if endpoint_view not in NOT_A_PERSONS_RECORD:
+        assert len(audit_actions(owner)) > audited, f"owner GET {endpoint_view} wrote no audit row"
     if scene.owner_sees_secret:
         assert scene.secret in text_of(shown.get_data(as_text=True))
     else:
         assert len(shown.data) > 0
     if "POST" in route.methods:
+        audited = len(audit_actions(owner))
         done = owner_browser.post(url, scene.data)
         assert done.status_code in (200, 302), f"owner POST {url} -> {done.status_code}"
+        # ...and so is every change.
+        if endpoint not in NOT_A_PERSONS_RECORD:
+            assert len(audit_actions(owner)) > audited, f"owner POST {url} wrote no audit row"
         # The form the intruder sent does something when the owner sends it.
         assert database() != everything_before, f"owner POST {url} changed nothing"
 

@@ -662,6 +662,7 @@ def _world() -> tuple[dict[Role, User], dict[str, str]]:
     module = make_training_module()
     args = {
         "referral_id": referral.id,
+        "resident_id": referral.resident_id,
         "contact_id": contact.id,
         "goal_id": goal.id,
         "match_id": match.id,

@@ -42,9 +42,7 @@ def _actions(values):
 def upgrade():
     with op.batch_alter_table("referrals") as batch_op:
         batch_op.add_column(sa.Column("consent_withdrawn_at", UTCDateTime(), nullable=True))
-        batch_op.add_column(
-            sa.Column("consent_withdrawn_by", sa.String(length=120), nullable=True)
-        )
+        batch_op.add_column(sa.Column("consent_withdrawn_by", sa.String(length=120), nullable=True))
     _actions([*ACTIONS, "consent_withdrawn"])
 
 

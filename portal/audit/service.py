@@ -67,3 +67,9 @@ def record_event(
                 source_address=_address(),
             )
         )
+
+
+def record_view(object_type: str, object_id: object) -> None:
+    """A page showed part of a record: the row is committed at once, as nothing else is."""
+    audit("viewed", object_type, object_id)
+    db.session.commit()

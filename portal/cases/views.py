@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.alerts import service as alerts
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
 from portal.cases import buddy_panel, work
@@ -282,6 +282,7 @@ def edit_contact(referral_id: int, contact_id: int):
         )
         return redirect(url_for(".case", referral_id=referral_id, _anchor="contacts"))
     if request.method == "GET":
+        record_view("contact", contact_id)
         form = ContactForm(formdata=None, obj=contact)
         form.occurred_at.data = _local(contact.occurred_at)
         form.version.data = str(contact.version)
@@ -419,6 +420,7 @@ def record_measure(referral_id: int, scale: str):
     referral = _case(referral_id)
     chosen = _scale(scale)
     if request.method == "GET":
+        record_view("case", referral_id)
         stage = request.args.get("stage")
         form = measure_form(chosen, stage=stage if stage in {s.value for s in Stage} else None)
         return _measure_page(referral, form)
@@ -466,6 +468,7 @@ def _measure_page(referral: Referral, form, status_code: int = 200):
 def close(referral_id: int):
     referral = _case(referral_id)
     if request.method == "GET":
+        record_view("case", referral_id)
         form = CloseCaseForm(formdata=None)
         form.version.data = str(referral.version)
         return _close_page(referral, form)
@@ -732,6 +735,7 @@ def _propose_page(referral: Referral, form: ProposeBuddyForm | None = None, stat
 def propose_buddy(referral_id: int):
     referral = _case(referral_id)
     if request.method == "GET":
+        record_view("case", referral_id)
         return _propose_page(referral)
     volunteer = buddy_panel.candidate(request.form.get("volunteer_id"))
     form = ProposeBuddyForm(volunteers=[(volunteer, "")] if volunteer else [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.cases import work
@@ -56,6 +56,9 @@ def refer(referral_id: int, activity_id: int):
     if referral.status not in work.CASE_STATUSES:
         flash("This case is not open, so nothing can be added to it.", "error")
         return _back(referral)
+    if request.method == "GET":
+        # The page shows the person's phone, email and age, ready to share.
+        record_view("case", referral_id)
     form = ReferToActivityForm()
     refusal = referrals_to_activities.why_not_referable(activity)
     if refusal is None and form.validate_on_submit():

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
 from portal.cases import work
@@ -119,6 +119,7 @@ def preferences(referral_id: int):
         flash("This case is not open, so what the person would like cannot be changed.", "error")
         return redirect(url_for("cases.case", referral_id=referral_id))
     if request.method == "GET":
+        record_view("case", referral_id)
         form = PreferencesForm(obj=referral, formdata=None)
         form.preferred_buddy_gender.data = referral.preferred_buddy_gender or ""
         form.version.data = str(referral.version)
