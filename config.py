@@ -73,6 +73,9 @@ class Config:
     # Rate limits are counted in the database so every worker on every host shares them.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "portal-db://")
     RATELIMIT_HEADERS_ENABLED = True
+    # When the database itself is down, the request already gets the 503 page; a failed
+    # counter write after it must not turn that into a bare 500.
+    RATELIMIT_SWALLOW_ERRORS = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per 15 minutes")
     LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "50 per hour")
 

@@ -117,6 +117,15 @@ def _error_page(status: int, title: str, message: str):
     )
 
 
+def _forget_user() -> None:
+    """An error page must not ask the database who is logged in: it may be what failed.
+
+    Flask-Login loads the user on first use, from the page's header; a failing load
+    inside the error handler would turn a calm 503 into a bare 500.
+    """
+    g._login_user = current_app.login_manager.anonymous_user()
+
+
 def _without_nul(values: ImmutableMultiDict) -> ImmutableMultiDict:
     if not any("\x00" in v for v in values.values()):
         return values
@@ -217,6 +226,7 @@ def register_web(app: Flask) -> None:
         from portal.extensions import db
 
         db.session.rollback()
+        _forget_user()
         title = "Sorry, the service is unavailable"
         message = (
             "We could not reach our records just now. Nothing was lost from before "
@@ -232,6 +242,7 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(exc):
+        _forget_user()
         return _error_page(
             500,
             "Sorry, there is a problem with the service",

@@ -103,7 +103,8 @@ def _login_key() -> str:
 
 
 def _failed_login(response) -> bool:
-    return response.status_code != 302
+    """A refused login counts towards the limit; a fault of ours (5xx) does not."""
+    return response.status_code != 302 and response.status_code < 500
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -146,6 +146,7 @@ def register():
         except MailError:
             # The registration is saved; the hub can send a new link from the users page.
             log.warning("organisation welcome email not sent")
+            session["organisation_mail_failed"] = True
         session["organisation_registered"] = True
         return redirect(url_for(".registered"))
     status = 400 if form.is_submitted() else 200
@@ -155,5 +156,7 @@ def register():
 @bp.route("/organisations/register/thank-you")
 def registered():
     return render(
-        "directory/registered.html", registered=session.pop("organisation_registered", False)
+        "directory/registered.html",
+        registered=session.pop("organisation_registered", False),
+        mail_failed=session.pop("organisation_mail_failed", False),
     )

@@ -53,6 +53,7 @@ def sign_up():
         except MailError:
             # The application is saved; a coordinator can send the link again from its page.
             log.warning("volunteer confirmation email not sent")
+            session["volunteer_mail_failed"] = True
         session["volunteer_applied"] = True
         return redirect(url_for(".sent"))
     status = 400 if form.is_submitted() else 200
@@ -62,4 +63,5 @@ def sign_up():
 @bp.route("/volunteer/thank-you")
 def sent():
     applied = session.pop("volunteer_applied", False)
-    return render("volunteers/signup_sent.html", applied=applied)
+    mail_failed = session.pop("volunteer_mail_failed", False)
+    return render("volunteers/signup_sent.html", applied=applied, mail_failed=mail_failed)
