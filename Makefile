@@ -8,7 +8,7 @@ FLASK   := FLASK_APP=wsgi $(VENV)/bin/flask
 STAMPS  := .make-stamps
 PYTHON  ?= python3
 
-.PHONY: help run test install vendor migrate lint format bench demo-code system-deps pdf-deps clean
+.PHONY: help run test install vendor migrate lint format bench load demo-code system-deps pdf-deps clean
 
 help:
 	@echo "make run    install, migrate, load demo data if empty, serve on http://127.0.0.1:5000"
@@ -89,8 +89,20 @@ format: $(STAMPS)/python
 test: install system-deps lint
 	$(VENV)/bin/pytest
 
-bench: install system-deps
+# The benchmark-only packages (locust for the load test), on top of the test ones.
+$(STAMPS)/bench: pyproject.toml $(STAMPS)/python | $(STAMPS)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	@touch $@
+
+# Every benchmark, then the 5-minute load test of 50 users (benchmarks/load/README.md).
+bench: install system-deps $(STAMPS)/bench
 	@for script in benchmarks/*.py; do [ -e "$$script" ] || continue; echo "== $$script"; $(PY) $$script || exit 1; done
+	@echo "== benchmarks/load/run.py"
+	PYTHONPATH=. $(PY) benchmarks/load/run.py
+
+# The load test alone.
+load: install system-deps $(STAMPS)/bench
+	PYTHONPATH=. $(PY) benchmarks/load/run.py
 
 clean:
 	rm -rf $(STAMPS) static/vendor .pytest_cache .ruff_cache
