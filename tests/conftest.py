@@ -5,7 +5,6 @@ Every test that uses `app` runs twice: once per database backend.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -18,19 +17,14 @@ from portal.auth.models import Role
 from portal.extensions import db as _db
 from tests import factories
 from tests.audit_guard import audit_guard_lifted
-from tests.pg_server import PostgresServer, PostgresUnavailable
+from tests.pg_server import PostgresServer, started_for_tests
 
 BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    try:
-        server = PostgresServer().start()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and could not start: {exc}")
-        pytest.skip(f"PostgreSQL not available on this machine: {exc}")
+    server = started_for_tests(PostgresServer())
     yield server
     server.stop()
 

@@ -18,38 +18,6 @@ from urllib.parse import urlencode, urlsplit
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.pg_server import PostgresServer, _binary
-
-
-class RestartablePostgres(PostgresServer):
-    """A throwaway cluster that a test may stop and start again, on the same port."""
-
-    def _options(self) -> str:
-        return (
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-
-    def halt(self) -> None:
-        """Stop as an operator would for a restart: fast (open sessions are cut off), waiting."""
-        self._run(_binary("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def resume(self) -> None:
-        """Start again and wait until it accepts connections."""
-        self._run(
-            _binary("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            self._options(),
-            "-l",
-            str(self.folder / "server.log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
-
 
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs) -> None:

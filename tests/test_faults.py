@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import html
-import os
 import re
 import socket
 import sqlite3
@@ -46,8 +45,8 @@ from portal.reports.delivery import run_due
 from portal.reports.models import DeliveryStatus, OutcomeReport
 from portal.volunteers.profile import TRANSPORT
 from tests import factories
-from tests.faults_support import Browser, Reply, RestartablePostgres, live_server
-from tests.pg_server import PostgresUnavailable
+from tests.faults_support import Browser, Reply, live_server
+from tests.pg_server import PostgresServer, started_for_tests
 
 FRIENDLY_503 = "Sorry, the service is unavailable"
 # What must never reach a person's screen, whatever broke.
@@ -180,12 +179,7 @@ def whole_referral_problems(referral_ids_by_marker: dict[str, int]) -> list[str]
 @pytest.fixture
 def own_postgres():
     """A cluster for this test alone: restarting the shared one would break other tests."""
-    try:
-        server = RestartablePostgres().start()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and could not start: {exc}")
-        pytest.skip(f"PostgreSQL not available on this machine: {exc}")
+    server = started_for_tests(PostgresServer())
     yield server
     server.stop()
 
