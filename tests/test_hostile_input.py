@@ -35,7 +35,13 @@ from wtforms.validators import Length
 
 from portal.auth.forms import InviteForm
 from portal.auth.models import Role, User
-from portal.cases.forms import CloseCaseForm, ContactForm, GoalForm, ReopenForm
+from portal.cases.forms import (
+    CloseCaseForm,
+    ContactForm,
+    GoalForm,
+    ReopenForm,
+    WithdrawConsentForm,
+)
 from portal.cases.models import Contact, Goal
 from portal.db_types import london_today, utcnow
 from portal.directory.forms import (
@@ -858,6 +864,25 @@ CASE_FORMS = [
             "version": _version(here),
         },
         stored=lambda here: [db.session.get(Referral, here["referral"]).outcome_summary],
+    ),
+    Form(
+        id="case-consent-withdrawn",
+        by="navigator",
+        url="/cases/{referral}/consent/withdraw",
+        form_class=WithdrawConsentForm,
+        fields=("note",),
+        shows=(Show("coordinator", "/referrals/{referral}"),),
+        strings=tuple(CORE),
+        setup=lambda scene: people(scene, Role.NAVIGATOR, Role.COORDINATOR),
+        each=_fresh_case,
+        data=lambda here: {},
+        stored=lambda here: [
+            last(
+                ReferralEvent,
+                ReferralEvent.referral_id == here["referral"],
+                ReferralEvent.action == ReferralAction.CONSENT_WITHDRAWN,
+            ).note
+        ],
     ),
     Form(
         id="case-reopen",
