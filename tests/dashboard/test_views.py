@@ -446,6 +446,7 @@ def person_records(app):
     return {
         "user_id": navigator.id,
         "referral_id": referral.id,
+        "resident_id": referral.resident_id,
         "contact_id": contact.id,
         "goal_id": goal.id,
         "match_id": match.id,
@@ -488,6 +489,9 @@ def test_a_commissioner_is_refused_every_person_level_page_and_export(
     must_cover = {
         f"/referrals/{r}",
         f"/referrals/{r}/edit",
+        f"/admin/audit/resident/{ids['resident_id']}",
+        f"/admin/subject-access/resident/{ids['resident_id']}.pdf",
+        f"/admin/subject-access/volunteer/{v}.json",
         f"/cases/{r}",
         f"/cases/{r}/plan",
         f"/cases/{r}/plan.pdf",
