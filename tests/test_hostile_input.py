@@ -1681,6 +1681,8 @@ PARAMETERS = [
     ("navigator", "/cases/{referral}/suggestions/activities", ("who", "show")),
     ("public", "/api/oruk/services", ("search", "postcode", "taxonomy_id", "page", "per_page")),
     ("admin", "/admin/users", ("role", "page")),
+    ("admin", "/admin/audit", ("actor", "action", "type", "from", "to", "page")),
+    ("admin", "/admin/audit/events.csv", ("actor", "action", "type", "from", "to")),
     ("coordinator", "/int", ("int", "show")),
     ("practice_user", "/practice/referrals", ("status", "page")),
     ("organisation_member", "/organisation/referrals", ("status",)),
@@ -1728,6 +1730,47 @@ def test_hostile_searches_find_nothing_and_are_answered_inert(app, who, address,
             finds_nothing = search == "like" or re.search(r"[^\W_]", value)
             if finds_nothing and answer.status_code == 200:
                 assert NOBODY not in body, f"{where}: the search found a record it should not"
+
+
+# Forms that look a person up and keep nothing: (who, address, field, other fields).
+LOOKUPS = [
+    ("admin", "/admin/audit", "person", {}),
+    ("admin", "/admin/audit", "user", {}),
+    ("admin", "/admin/subject-access/resident", "identifier", {}),
+    ("admin", "/admin/subject-access/volunteer", "email", {}),
+    ("navigator", "/account/two-step-login/recovery-codes", "code", {}),
+    ("navigator", "/account/two-step-login/off", "code", {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("who", "address", "field", "others"),
+    [pytest.param(*q, id=f"{q[1]}-{q[2]}") for q in LOOKUPS],
+)
+def test_hostile_lookups_find_nobody_and_are_answered_inert(app, who, address, field, others):
+    """A typed reference, NHS number, email or code that is hostile finds no one, saves
+    nothing and comes back, if at all, as text."""
+    from portal.auth import mfa
+
+    scene = Scene(app)
+    _lists_scene(scene)
+    if address.startswith("/account/"):
+        scene.browser(who)  # logged in first: an enrolled account would be asked for a code
+        user = scene.ctx[who]
+        mfa.start_setup(user)
+        mfa.finish_setup(user, mfa.current_code(user.totp_secret))
+    for value in [*HOSTILE, VERY_LONG]:
+        for headers in ({}, HTMX):
+            answer = scene.browser(who).post(
+                address, data={field: value, **others}, headers=headers
+            )
+            where = f"{who} POST {address} {field} {headers or ''} [{label(value)}]"
+            assert answer.status_code in (200, 302, 303, 400), f"{where}: {answer.status_code}"
+            assert answer.status_code not in (302, 303) or "audit/" not in answer.headers.get(
+                "Location", ""
+            ), f"{where}: the hostile value found someone"
+            if answer.mimetype == "text/html":
+                assert_inert(answer.get_data(as_text=True), value, where, shown=False)
 
 
 def test_hostile_query_parameters_and_paths_are_answered_inert(app):
