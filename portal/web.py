@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from htmx_flask.requests import HtmxAwareRequest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.utils import cached_property
 
@@ -218,6 +218,23 @@ def register_web(app: Flask) -> None:
         return _error_page(
             429, "Too many attempts", "For your security, please wait a few minutes and try again."
         )
+
+    @app.teardown_appcontext
+    def end_the_session_even_if_the_database_went_away(exc) -> None:
+        """Registered after Flask-SQLAlchemy's own teardown, so it runs first.
+
+        If the database drops the connection (a restart) between a request's last query
+        and the closing ROLLBACK, that ROLLBACK raises after the answer is made, and the
+        person would get a bare 500 instead of it. SQLAlchemy has already thrown the dead
+        connection away; forgetting the session is all that is left to do.
+        """
+        from portal.extensions import db
+
+        try:
+            db.session.remove()
+        except DBAPIError as error:
+            log.warning("database connection lost at the end of a request: %s", error.orig)
+            db.session.registry.clear()
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc):

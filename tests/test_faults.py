@@ -255,6 +255,31 @@ def postgres_app(own_postgres):
     gc.collect()
 
 
+def test_a_connection_dropped_after_the_last_query_still_gets_its_answer(own_postgres):
+    """The database ends the connection between a request's last query and its closing
+    ROLLBACK (as a restart does): the page that was made still goes out, and the next
+    request gets a fresh connection. Found once in a CI run of the restart test below."""
+    url = own_postgres.create_database("dropped")
+    app = _handled_errors_app(url)
+
+    def dropped_after_reading():
+        pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        killer = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with killer.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        killer.dispose()
+        return "read before the connection went"
+
+    app.add_url_rule("/drop-after-reading", "drop_after_reading", dropped_after_reading)
+    client = app.test_client()
+    for _ in range(3):
+        answer = client.get("/drop-after-reading")
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+        assert answer.get_data(as_text=True) == "read before the connection went"
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_postgresql_restart_mid_load_fails_cleanly_and_recovers(own_postgres, postgres_app):
     app = postgres_app
     workers = 4
