@@ -64,16 +64,16 @@ def residents_due(today: date) -> list[int]:
     return list(db.session.scalars(query))
 
 
-def anonymise_resident(resident_id: int, now: datetime | None = None) -> None:
-    """Clear what identifies one resident, in the current transaction."""
+def anonymise_residents(resident_ids: list[int], now: datetime | None = None) -> None:
+    """Clear what identifies these residents, in the current transaction: one statement per
+    table for the whole batch, and one pass over the outcome reports."""
     now = now or utcnow()
-    referral_ids = sa.select(Referral.id).where(Referral.resident_id == resident_id)
-    references = set(
-        db.session.scalars(sa.select(Referral.reference).where(Referral.resident_id == resident_id))
-    )
+    theirs = Referral.resident_id.in_(resident_ids)
+    referral_ids = sa.select(Referral.id).where(theirs)
+    references = set(db.session.scalars(sa.select(Referral.reference).where(theirs)))
     db.session.execute(
         sa.update(Resident)
-        .where(Resident.id == resident_id)
+        .where(Resident.id.in_(resident_ids))
         .values(
             nhs_number=None,
             given_name=ANONYMISED,
@@ -90,7 +90,7 @@ def anonymise_resident(resident_id: int, now: datetime | None = None) -> None:
     )
     db.session.execute(
         sa.update(Referral)
-        .where(Referral.resident_id == resident_id)
+        .where(theirs)
         .values(
             details=None,
             known_risks=None,
@@ -142,7 +142,8 @@ def anonymise_resident(resident_id: int, now: datetime | None = None) -> None:
     # Alerts are reminders to act, not the record: they go.
     db.session.execute(sa.delete(Alert).where(Alert.referral_id.in_(referral_ids)))
     _anonymise_reports(references, referral_ids)
-    audit("anonymised", "resident", resident_id, actor_role="retention job")
+    for resident_id in resident_ids:
+        audit("anonymised", "resident", resident_id, actor_role="retention job")
 
 
 def _anonymise_reports(references: set[str], referral_ids) -> None:
@@ -169,7 +170,6 @@ def anonymise_closed_cases(today: date) -> int:
     """The daily job's work: every resident past the period, committed in batches."""
     due = residents_due(today)
     for start in range(0, len(due), BATCH):
-        for resident_id in due[start : start + BATCH]:
-            anonymise_resident(resident_id)
+        anonymise_residents(due[start : start + BATCH])
         db.session.commit()
     return len(due)
