@@ -47,6 +47,7 @@ from portal.volunteers.profile import TRANSPORT
 from tests import factories
 from tests.faults_support import Browser, Reply, live_server
 from tests.pg_server import PostgresServer, started_for_tests
+from tests.referrals.test_referral_form import gp_form
 
 FRIENDLY_503 = "Sorry, the service is unavailable"
 # What must never reach a person's screen, whatever broke.
@@ -56,31 +57,12 @@ REASONS = ["loneliness", "low_mood"]
 
 def referral_form(practice_id: int, seed: int, marker: str) -> dict:
     """A complete GP referral as the practice's form posts it; `marker` goes in the details."""
-    return {
-        "nhs_number": factories.valid_nhs_number(seed),
-        "given_name": "Maya",
-        "family_name": f"Okafor{seed}",
-        "date_of_birth[day]": "15",
-        "date_of_birth[month]": "3",
-        "date_of_birth[year]": "1948",
-        "address": "1 High Street\r\nCoventry",
-        "postcode": "cv1 2ab",
-        "phone": "07700 900 982",
-        "email": "",
-        "preferred_contact": "phone",
-        "language": "English",
-        "accessibility_needs": "",
-        "practice_id": str(practice_id),
-        "reasons": REASONS,
-        "details": marker,
-        "known_risks": "",
-        "urgency": "routine",
-        "referrer_name": "Dr Ada Jones",
-        "referrer_role": "GP",
-        "consent": "y",
-        "consent_share_with_gp": "y",
-        "consent_recorded_by": "Dr Ada Jones",
-    }
+    return gp_form(
+        practice_id,
+        nhs_number=factories.valid_nhs_number(seed),
+        family_name=f"Okafor{seed}",
+        details=marker,
+    )
 
 
 def friendly_503_problem(reply: Reply) -> str | None:
