@@ -370,6 +370,8 @@ def test_an_organisation_lists_an_activity_and_a_navigator_refers_someone_to_it(
         expect(navigator.get_by_text("For Florence Pemberton")).to_be_visible()
         check_accessibility(navigator, "the directory search for a case")
         navigator.get_by_role("searchbox", name="Search").fill(WORD)
+        # The search has answered (it pushes its address first) before a link is clicked.
+        expect(navigator).to_have_url(re.compile(rf"[?&]q={WORD}(&|$)"))
         refer_link = navigator.get_by_role("link", name=f"Refer Florence to {TITLE}")
         expect(refer_link).to_be_visible()
         refer_link.click()

@@ -112,7 +112,9 @@ def test_applicant_is_vetted_until_they_can_be_matched(axe_page, live_server, ch
     expect(page.locator("#volunteer-board caption")).to_contain_text("applied")
     page.get_by_label("Search by name or email").fill("Lindqvist")
     board = page.locator("#volunteer-board")
-    expect(board.locator("caption")).to_have_text(re.compile(r"^1 volunteer, applied"))
+    expect(board.locator("caption")).to_have_text(
+        re.compile(r"^1 volunteer, applied, matching “Lindqvist”")
+    )
     assert page.evaluate("window.__sameDocument === true")
     row = board.get_by_role("row").filter(has_text="Maeve Lindqvist")
     expect(row.locator(".nhsuk-tag", has_text="Applied")).to_be_visible()
