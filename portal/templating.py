@@ -10,7 +10,10 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from jinja2 import PackageLoader
+from markupsafe import Markup
 
+from portal import component_cache
 from portal.auth.models import Role
 from portal.measures.charts import sparkline
 from portal.volunteers.training import expiry_date
@@ -165,8 +168,25 @@ def draft_saved() -> str | None:
     return f"{key}-{current_user.id}"
 
 
+# A form inside a cached component (the header's log out button) carries this in place of
+# its CSRF token, which changes every second, and with_csrf_token() puts the token in after.
+# Escaping turns "<" into "&lt;" in any text a person typed, so only the template's own
+# placeholder is ever replaced.
+CSRF_PLACEHOLDER = Markup("<portal-csrf-token>")
+
+
+def with_csrf_token(html: str) -> Markup:
+    return Markup(str(html).replace(str(CSRF_PLACEHOLDER), generate_csrf()))  # noqa: S704
+
+
 def register_templating(app: Flask) -> None:
+    if app.config.get("NHSUK_COMPONENT_CACHE", True):
+        app.extensions["component_cache"] = component_cache.install(
+            app.jinja_env, PackageLoader("nhsuk_frontend_jinja")
+        )
     app.jinja_env.filters["nhs_number"] = format_nhs_number
+    app.jinja_env.globals["csrf_placeholder"] = CSRF_PLACEHOLDER
+    app.jinja_env.filters["with_csrf_token"] = with_csrf_token
     app.jinja_env.filters["masked_nhs_number"] = mask_nhs_number
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime

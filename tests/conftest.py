@@ -200,3 +200,14 @@ def smtp_server(app):
     yield mailbox
     controller.stop()
     app.config.update(old)
+
+
+@pytest.fixture
+def components_match_their_macros(app):
+    """Every page the test renders is identical with and without the NHS.UK component
+    cache (tests/component_check.py); modules that render many pages use it."""
+    from tests.component_check import ComponentCheck
+
+    with ComponentCheck(app) as check:
+        yield check
+    assert not check.differences, "\n".join(check.differences[:5])

@@ -152,6 +152,9 @@ from tests.hostile import (
     parse,
 )
 
+# Every page rendered here is also checked against the NHS.UK macros without the cache.
+pytestmark = pytest.mark.usefixtures("components_match_their_macros")
+
 HTMX = {"HX-Request": "true"}
 
 

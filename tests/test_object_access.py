@@ -79,6 +79,9 @@ from tests.factories import (
     valid_nhs_number,
 )
 
+# Every page rendered here is also checked against the NHS.UK macros without the cache.
+pytestmark = pytest.mark.usefixtures("components_match_their_macros")
+
 A, C, N, V, ORG, P = (
     Role.ADMIN,
     Role.COORDINATOR,
