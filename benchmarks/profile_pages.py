@@ -93,7 +93,6 @@ class Clock:
 def build(db_path: Path, args: argparse.Namespace) -> None:
     """Loads the benchmark's data into a new SQLite file."""
     import caseload
-    import dashboards
     from caseload import Planner
     from dashboards import Seeder
     from pages import settle

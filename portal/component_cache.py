@@ -58,6 +58,10 @@ def cache_key(value) -> tuple:
     if isinstance(value, Undefined):
         return ("u",)
     if isinstance(value, dict):
+        # The package's select template writes one key as a bare name, which Jinja reads as
+        # an undefined variable: such params render without the cache.
+        if not all(type(key) is str for key in value):
+            raise Uncacheable("a key that is not text")
         return ("d", tuple((key, cache_key(item)) for key, item in sorted(value.items())))
     if isinstance(value, list | tuple):
         return ("l", tuple(cache_key(item) for item in value))
@@ -79,7 +83,7 @@ class ComponentCache:
             return self._render(template_name, params, caller)
         try:
             key = (template_name, cache_key(params))
-        except (Uncacheable, TypeError):  # TypeError: dict keys that do not sort
+        except Uncacheable:
             self.uncached += 1
             return self._render(template_name, params, caller)
         html = self.entries.get(key)

@@ -81,6 +81,20 @@ def test_the_same_params_give_the_same_html_as_the_macro_and_a_str_stays_escaped
         assert "<strong>Safe</strong>" in cached.render(p={"html": Markup("<strong>Safe</strong>")})
 
 
+def test_params_with_a_key_that_is_not_text_render_without_the_cache(app):
+    # The package's select template passes its error message a bare-name key, which Jinja
+    # reads as an undefined variable.
+    with app.app_context(), app.test_request_context():
+        cache = app.extensions["component_cache"]
+        uncached = cache.uncached
+        html = cache.render(
+            "nhsuk/components/error-message/template.jinja",
+            {"text": "Choose a practice", ChainableUndefined(name="classes"): None},
+        )
+        assert "Choose a practice" in html
+        assert cache.uncached == uncached + 1
+
+
 def test_a_call_block_is_never_cached(app):
     with app.app_context(), app.test_request_context():
         cache = app.extensions["component_cache"]
