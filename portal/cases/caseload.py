@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from portal import searches
 from portal.alerts.models import Alert
 from portal.cases.models import Contact
 from portal.db_types import utcnow
@@ -55,6 +56,10 @@ class CaseloadFilters:
                 continue
             out[key] = "1" if value is True else str(value)
         return out
+
+    def address_args(self) -> dict[str, str]:
+        """As address arguments: the search text is swapped for its key (portal/searches.py)."""
+        return searches.for_address(self.as_args())
 
 
 @dataclass

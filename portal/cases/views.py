@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal import searches
 from portal.alerts import service as alerts
 from portal.audit.service import audit, record_view
 from portal.auth.models import Role, User
@@ -63,11 +64,15 @@ def _is_hub_staff() -> bool:
 # --- caseloads ------------------------------------------------------------------------------
 
 
-@bp.route("/caseload")
+@bp.route("/caseload", methods=["GET", "POST"])
 @roles_required(*CASE_WORKERS)
 def caseload():
-    """A navigator's own open cases; coordinators see everyone's, or one navigator's."""
-    filters = caseloads.CaseloadFilters.from_args(request.args)
+    """A navigator's own open cases; coordinators see everyone's, or one navigator's.
+    The filter form is posted, so a name searched for never goes into the address."""
+    if request.method == "POST":
+        filters = caseloads.CaseloadFilters.from_args(request.form)
+        return searches.show_results("cases.caseload", filters.as_args())
+    filters = caseloads.CaseloadFilters.from_args(searches.from_address(request.args))
     navigator_id = filters.navigator if _is_hub_staff() else current_user.id
     # Audit first: committing after the queries would expire every row they loaded.
     audit("viewed_list", "caseload", navigator_id if navigator_id is not None else "all")

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
+from portal import searches
 from portal.auth.models import Role, User
 from portal.extensions import db
 from portal.referrals.models import (
@@ -57,6 +58,10 @@ class QueueFilters:
 
     def as_args(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items() if v not in ("", None)}
+
+    def address_args(self) -> dict[str, str]:
+        """As address arguments: the search text is swapped for its key (portal/searches.py)."""
+        return searches.for_address(self.as_args())
 
     @property
     def statuses(self) -> tuple[ReferralStatus, ...]:

@@ -20,6 +20,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal import searches
 from portal.audit.service import audit
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
@@ -98,11 +99,16 @@ def _age_in_working_days(referral: Referral, today: date) -> int:
 # --- the triage queue ---------------------------------------------------------------------
 
 
-@bp.route("/hub")
+@bp.route("/hub", methods=["GET", "POST"])
 @roles_required(*HUB_STAFF)
 def hub():
-    """The hub's start page: referrals waiting for triage, oldest first, filtered with htmx."""
-    filters = QueueFilters.from_args(request.args)
+    """The hub's start page: referrals waiting for triage, oldest first, filtered with htmx.
+    The filter form is posted, so a name searched for never goes into the address."""
+    if request.method == "POST":
+        return searches.show_results(
+            "referrals.hub", QueueFilters.from_args(request.form).as_args()
+        )
+    filters = QueueFilters.from_args(searches.from_address(request.args))
     # Audit first: committing after the query would expire every row it loaded.
     audit("viewed_list", "referrals", filters.status or "waiting")
     db.session.commit()

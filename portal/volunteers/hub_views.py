@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal import searches
 from portal.audit.service import audit
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
@@ -49,10 +50,14 @@ HUB_STAFF = (Role.COORDINATOR, Role.ADMIN)
 # --- the board ------------------------------------------------------------------------------
 
 
-@bp.route("/volunteers")
+@bp.route("/volunteers", methods=["GET", "POST"])
 @roles_required(*HUB_STAFF)
 def board():
-    filters = oversight.BoardFilters.from_args(request.args)
+    # The filter form is posted, so a name searched for never goes into the address.
+    if request.method == "POST":
+        filters = oversight.BoardFilters.from_args(request.form)
+        return searches.show_results("volunteer_hub.board", filters.as_args())
+    filters = oversight.BoardFilters.from_args(searches.from_address(request.args))
     audit("viewed_list", "volunteers", filters.status or "all")
     db.session.commit()
     page, rows = oversight.board(filters, request.args.get("page"), london_today())

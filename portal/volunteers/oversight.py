@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal import searches
 from portal.auth.models import User
 from portal.cases.caseload import Page, paginate
 from portal.cases.models import Contact
@@ -56,6 +57,10 @@ class BoardFilters:
 
     def as_args(self) -> dict[str, str]:
         return {k: v for k, v in asdict(self).items() if v}
+
+    def address_args(self) -> dict[str, str]:
+        """As address arguments: the search text is swapped for its key (portal/searches.py)."""
+        return searches.for_address(self.as_args())
 
 
 _ROLE_COLUMN = {
