@@ -68,6 +68,9 @@ class Config:
     PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_ABSOLUTE_HOURS)
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which has its own timeouts
+    # The NHS.UK macros' HTML, kept per process for the same params (portal/component_cache.py);
+    # off only to compare with the macros as the package ships them.
+    NHSUK_COMPONENT_CACHE = True
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
 
     # Rate limits are counted in the database so every worker on every host shares them.

@@ -135,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cprofile", action="store_true", help="and a cProfile of each page")
     parser.add_argument("--top", type=int, default=30, help="functions in each profile")
     parser.add_argument(
+        "--no-component-cache",
+        action="store_true",
+        help="render the NHS.UK macros as the package ships them (portal/component_cache.py off)",
+    )
+    parser.add_argument(
         "--page", action="append", choices=PAGES, dest="pages", help="repeat; default: every page"
     )
     args = parser.parse_args(argv)
@@ -151,7 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.db.exists():
         build(args.db, args)
     app = create_app(
-        "test", overrides={"SQLALCHEMY_DATABASE_URI": f"sqlite:///{args.db}", "TESTING": False}
+        "test",
+        overrides={
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{args.db}",
+            "TESTING": False,
+            "NHSUK_COMPONENT_CACHE": not args.no_component_cache,
+        },
     )
 
     @app.get("/__shell")

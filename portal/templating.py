@@ -180,7 +180,7 @@ def with_csrf_token(html: str) -> Markup:
 
 
 def register_templating(app: Flask) -> None:
-    if app.config.get("NHSUK_COMPONENT_CACHE", True):
+    if app.config["NHSUK_COMPONENT_CACHE"]:
         app.extensions["component_cache"] = component_cache.install(
             app.jinja_env, PackageLoader("nhsuk_frontend_jinja")
         )
