@@ -11,6 +11,7 @@ unsearched, as a fresh search box would.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 
@@ -19,6 +20,10 @@ from flask import session
 SESSION_KEY = "searches"
 KEPT = 10
 MAX_LENGTH = 100
+# The session is a cookie, and browsers drop cookies over 4 KB (which would log the person
+# out): ten long searches in a script the JSON writes as \u escapes could pass that, so the
+# oldest go first once the kept words would take more than this much JSON.
+BUDGET = 1200
 
 
 def remember(text: str) -> str:
@@ -29,7 +34,7 @@ def remember(text: str) -> str:
             return key
     key = secrets.token_urlsafe(6)
     kept[key] = text
-    while len(kept) > KEPT:
+    while len(kept) > 1 and (len(kept) > KEPT or len(json.dumps(kept)) > BUDGET):
         kept.pop(next(iter(kept)))
     session[SESSION_KEY] = kept
     return key

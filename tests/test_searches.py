@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -121,3 +122,11 @@ def test_only_the_last_few_searches_are_kept(app):
         assert searches.recall(keys[-1]) == f"name {searches.KEPT + 4}"
         assert searches.remember(f"name {searches.KEPT + 4}") == keys[-1]
         assert searches.recall("made-up") == searches.recall(None) == ""
+
+
+def test_long_searches_in_any_script_keep_the_session_cookie_small(app):
+    with app.test_request_context():
+        for n in range(searches.KEPT):
+            newest = searches.remember(f"{n} " + "Ωмя名" * 25)
+        assert searches.recall(newest).startswith(f"{searches.KEPT - 1} ")
+        assert len(json.dumps(session[searches.SESSION_KEY])) <= searches.BUDGET
