@@ -66,6 +66,9 @@ class Config:
     SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 30)
     SESSION_ABSOLUTE_HOURS = _int("SESSION_ABSOLUTE_HOURS", 12)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_ABSOLUTE_HOURS)
+    # The cookie is sent again only when the session changes (seen_at, at most once a
+    # minute: auth/views.py), not on every answer; the timeouts are checked on the server.
+    SESSION_REFRESH_EACH_REQUEST = False
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which has its own timeouts
     # The NHS.UK macros' HTML, kept per process for the same params (portal/component_cache.py);

@@ -30,6 +30,8 @@ from portal.web import is_safe_next, render
 
 bp = Blueprint("auth", __name__)
 
+SEEN_AT_PRECISION_S = 60
+
 
 @login_manager.user_loader
 def load_user(session_token: str) -> User | None:
@@ -75,7 +77,11 @@ def enforce_session_timeouts():
         service.end_session(current_user._get_current_object())
         flash("For your security, you were logged out. Please log in again.", "info")
         return login_manager.unauthorized()
-    session["seen_at"] = now
+    # Written at most once a minute: rewriting the session cookie on every request costs
+    # each page its serialising and signing, and a Set-Cookie header. The idle timeout can
+    # then end a session up to a minute early, never late.
+    if now - session.get("seen_at", 0) > SEEN_AT_PRECISION_S:
+        session["seen_at"] = now
     return None
 
 

@@ -208,6 +208,31 @@ def test_idle_session_is_ended(app, client, make_user):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
+def test_activity_keeps_a_session_alive_and_rewrites_its_cookie_at_most_once_a_minute(
+    app, client, make_user
+):
+    user = make_user(Role.NAVIGATOR)
+    client.post("/login", data={"email": user.email, "password": PASSWORD})
+    cookie = app.config["SESSION_COOKIE_NAME"]
+
+    assert client.get("/caseload").status_code == 200  # the first page adds the CSRF token
+    # Within the minute: the page answers without a new session cookie.
+    response = client.get("/caseload")
+    assert response.status_code == 200
+    assert not any(c.startswith(cookie + "=") for c in response.headers.getlist("Set-Cookie"))
+
+    # Later (but not idle): seen_at moves on, so the session lives on from now.
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]).total_seconds()
+    with client.session_transaction() as s:
+        s["seen_at"] -= idle - 30
+    response = client.get("/caseload")
+    assert response.status_code == 200
+    assert any(c.startswith(cookie + "=") for c in response.headers.getlist("Set-Cookie"))
+    with client.session_transaction() as s:
+        s["seen_at"] -= idle - 30
+    assert client.get("/caseload").status_code == 200
+
+
 def test_session_older_than_the_absolute_limit_is_ended(app, client, make_user):
     user = make_user(Role.NAVIGATOR)
     client.post("/login", data={"email": user.email, "password": PASSWORD})
