@@ -1681,8 +1681,8 @@ SEARCHES = [
 # Other query parameters and path parts: (who, address, parameters).
 PARAMETERS = [
     ("coordinator", "/matching/buddies", ("page",)),
-    ("navigator", "/cases/{referral}/suggestions/buddies", ("who", "show")),
-    ("navigator", "/cases/{referral}/suggestions/activities", ("who", "show")),
+    ("navigator", "/cases/{referral}/suggestions/buddies", ("search", "show")),
+    ("navigator", "/cases/{referral}/suggestions/activities", ("search", "show")),
     ("public", "/api/oruk/services", ("search", "postcode", "taxonomy_id", "page", "per_page")),
     ("admin", "/admin/users", ("role", "page")),
     ("admin", "/admin/audit", ("actor", "action", "type", "from", "to", "page")),
@@ -1761,6 +1761,8 @@ LOOKUPS = [
     ("admin", "/admin/subject-access/volunteer", "email", {}),
     ("navigator", "/account/two-step-login/recovery-codes", "code", {}),
     ("navigator", "/account/two-step-login/off", "code", {}),
+    ("navigator", "/cases/{referral}/suggestions/buddies", "who", {"show": "5"}),
+    ("navigator", "/cases/{referral}/suggestions/activities", "who", {"show": "5"}),
 ]
 
 
@@ -1783,7 +1785,7 @@ def test_hostile_lookups_find_nobody_and_are_answered_inert(app, who, address, f
     for value in [*HOSTILE, VERY_LONG]:
         for headers in ({}, HTMX):
             answer = scene.browser(who).post(
-                address, data={field: value, **others}, headers=headers
+                address.format(**scene.ctx), data={field: value, **others}, headers=headers
             )
             where = f"{who} POST {address} {field} {headers or ''} [{label(value)}]"
             assert answer.status_code in (200, 302, 303, 400), f"{where}: {answer.status_code}"

@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
+from portal import searches
 from portal.audit.service import audit, record_view
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
@@ -41,14 +42,19 @@ _case = work.case_or_404
 
 def _show() -> int:
     try:
-        wanted = int(request.args.get("show", SHOW_CHOICES[0]))
+        wanted = int(request.values.get("show", SHOW_CHOICES[0]))
     except ValueError:
         wanted = SHOW_CHOICES[0]
     return max((n for n in SHOW_CHOICES if n <= wanted), default=SHOW_CHOICES[0])
 
 
 def _panel(referral: Referral, kind: str, ranking: Ranking, endpoint: str, **extra):
-    who = (request.args.get("who") or "").strip()[:100]
+    # "Why not someone else?" is posted, so the name typed never goes into an address; the
+    # "show more" link carries its key instead (portal/searches.py).
+    if request.method == "POST":
+        who = (request.form.get("who") or "").strip()[:100]
+    else:
+        who = searches.recall(request.args.get("search"))
     show = _show()
     # Suggestions are worked out from the person's record: looking at them is a view of it.
     audit("viewed", f"{kind}_suggestions", referral.id)
@@ -64,6 +70,7 @@ def _panel(referral: Referral, kind: str, ranking: Ranking, endpoint: str, **ext
         show=show,
         more=next((n for n in SHOW_CHOICES if n > show), None),
         who=who,
+        search_key=searches.remember(who) if who else None,
         found=ranking.look_up(who) if who else None,
         panel_url=url_for(endpoint, referral_id=referral.id),
         heading_level=3 if wants_partial() else 2,
@@ -73,7 +80,7 @@ def _panel(referral: Referral, kind: str, ranking: Ranking, endpoint: str, **ext
     )
 
 
-@bp.route("/cases/<int:referral_id>/suggestions/buddies")
+@bp.route("/cases/<int:referral_id>/suggestions/buddies", methods=["GET", "POST"])
 @roles_required(*CASE_WORKERS)
 def buddies(referral_id: int):
     referral = _case(referral_id)
@@ -81,7 +88,7 @@ def buddies(referral_id: int):
     return _panel(referral, "buddy", ranking, ".buddies")
 
 
-@bp.route("/cases/<int:referral_id>/suggestions/activities")
+@bp.route("/cases/<int:referral_id>/suggestions/activities", methods=["GET", "POST"])
 @roles_required(*CASE_WORKERS)
 def activities(referral_id: int):
     referral = _case(referral_id)
@@ -89,13 +96,13 @@ def activities(referral_id: int):
     return _panel(referral, "activity", ranking, ".activities")
 
 
-@bp.route("/referrals/<int:referral_id>/suggestions/navigators")
+@bp.route("/referrals/<int:referral_id>/suggestions/navigators", methods=["GET", "POST"])
 @roles_required(*HUB_STAFF)
 def navigators(referral_id: int):
     referral = referral_with_people(referral_id)
     if referral is None:
         abort(404)
-    level = request.args.get("support_level")
+    level = request.values.get("support_level")
     level = int(level) if level in ("1", "2", "3") else None
     ranking = pools.suggest_navigators(referral, london_today(), level)
     return _panel(
