@@ -98,8 +98,12 @@ class Config:
     # Retention, in months, per kind of record. A closed case is anonymised this long after
     # its person's last referral closed (the NHS Records Management Code of Practice 2023
     # keeps adult social care records 8 years after care ends); figures are kept.
+    # A former volunteer (and an applicant who was not taken on) is anonymised this long
+    # after they left: six years, as personnel records are commonly kept, which covers the
+    # limitation period for claims. Their hours and contacts still count in the figures.
     RETENTION_MONTHS = {
         "closed_case": _int("RETENTION_CLOSED_CASE_MONTHS", 96),
+        "former_volunteer": _int("RETENTION_FORMER_VOLUNTEER_MONTHS", 72),
     }
 
     # Invitation and password-reset links.

@@ -156,6 +156,17 @@ def anonymise_closed_cases() -> None:
         log.info(outcome["result"])
 
 
+def anonymise_former_volunteers() -> None:
+    """Clear what identifies volunteers who left longer ago than the retention period."""
+    from portal.db_types import london_today
+    from portal.governance.retention import anonymise_former_volunteers as anonymise
+
+    with _recorded("anonymise_former_volunteers") as outcome:
+        count = anonymise(london_today())
+        outcome["result"] = f"anonymised {count} volunteers who left long ago"
+        log.info(outcome["result"])
+
+
 def use_app(app: Flask) -> None:
     """The app whose context the jobs run in."""
     global _app
@@ -236,6 +247,14 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
         hour=3,
         minute=30,
         id="anonymise_closed_cases",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        anonymise_former_volunteers,
+        "cron",
+        hour=3,
+        minute=40,
+        id="anonymise_former_volunteers",
         replace_existing=True,
     )
 

@@ -1,10 +1,13 @@
 """Retention: after the configured period, a closed case loses everything that identifies
-the person, while the counts, dates and scores the dashboards add up stay.
+the person, while the counts, dates and scores the dashboards add up stay; so does a
+former volunteer's record.
 
 A resident is anonymised only when every referral of theirs is closed and the newest
-closure is older than the period for closed cases (RETENTION_CLOSED_CASE_MONTHS). Nothing
-the dashboard facts are worked out from changes, so the commissioner's figures for past
-months are the same the day after as the day before.
+closure is older than the period for closed cases (RETENTION_CLOSED_CASE_MONTHS). A
+volunteer is anonymised when they left longer ago than the period for former volunteers
+(RETENTION_FORMER_VOLUNTEER_MONTHS) and no buddy match of theirs is still proposed or
+active. Nothing the dashboard facts are worked out from changes, so the commissioner's
+figures for past months are the same the day after as the day before.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from flask import current_app
 
 from portal.alerts.models import Alert
 from portal.audit.service import audit
+from portal.auth.models import RecoveryCode, User, new_session_token
 from portal.cases.models import Contact, Goal
 from portal.db_types import utcnow
 from portal.directory.models import ActivityReferral
@@ -24,7 +28,14 @@ from portal.extensions import db
 from portal.referrals.models import Referral, ReferralEvent, ReferralStatus, Resident
 from portal.reports.compose import minimal_summary
 from portal.reports.models import OutcomeReport
-from portal.volunteers.models import BuddyMatch
+from portal.volunteers.models import (
+    BuddyMatch,
+    BuddyMatchStatus,
+    TrainingRecord,
+    Volunteer,
+    VolunteerHours,
+    VolunteerStatus,
+)
 
 ANONYMISED = "Anonymised"
 LONDON = ZoneInfo("Europe/London")
@@ -44,10 +55,15 @@ def months_before(day: date, months: int) -> date:
     raise ValueError(day)
 
 
-def closed_case_cutoff(today: date) -> datetime:
-    """Cases closed before the start of this UK day are past their retention period."""
-    months = current_app.config["RETENTION_MONTHS"]["closed_case"]
+def cutoff(today: date, kind: str) -> datetime:
+    """Records of this kind that ended before the start of this UK day are past their
+    retention period."""
+    months = current_app.config["RETENTION_MONTHS"][kind]
     return datetime.combine(months_before(today, months), time(0), LONDON)
+
+
+def closed_case_cutoff(today: date) -> datetime:
+    return cutoff(today, "closed_case")
 
 
 def residents_due(today: date) -> list[int]:
@@ -171,5 +187,100 @@ def anonymise_closed_cases(today: date) -> int:
     due = residents_due(today)
     for start in range(0, len(due), BATCH):
         anonymise_residents(due[start : start + BATCH])
+        db.session.commit()
+    return len(due)
+
+
+# --- former volunteers ---------------------------------------------------------------------
+
+
+def volunteers_due(today: date) -> list[int]:
+    """Volunteers who left before the cutoff, not yet anonymised, with no buddy match of
+    theirs still proposed or active."""
+    still_matched = sa.exists().where(
+        BuddyMatch.volunteer_id == Volunteer.id,
+        BuddyMatch.status.in_((BuddyMatchStatus.PROPOSED, BuddyMatchStatus.ACTIVE)),
+    )
+    query = (
+        sa.select(Volunteer.id)
+        .where(
+            Volunteer.status == VolunteerStatus.LEFT,
+            Volunteer.anonymised_at.is_(None),
+            Volunteer.status_changed_at < cutoff(today, "former_volunteer"),
+            ~still_matched,
+        )
+        .order_by(Volunteer.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def anonymise_volunteers(volunteer_ids: list[int], now: datetime | None = None) -> None:
+    """Clear what identifies these former volunteers and close their logins, in the current
+    transaction. Their roles, dates, DBS level, hours and contact counts stay; what they
+    wrote in a resident's case stays with the case, under its own retention."""
+    now = now or utcnow()
+    theirs = Volunteer.id.in_(volunteer_ids)
+    user_ids = list(db.session.scalars(sa.select(Volunteer.user_id).where(theirs)))
+    db.session.execute(
+        sa.update(Volunteer)
+        .where(theirs)
+        .values(
+            status_note=None,
+            postcode=None,
+            gender=None,
+            languages=[],
+            interests=[],
+            availability=[],
+            transport=None,
+            motivation=None,
+            referee_1_name=None,
+            referee_1_contact=None,
+            referee_2_name=None,
+            referee_2_contact=None,
+            dbs_certificate_number=None,
+            anonymised_at=now,
+            version=Volunteer.version + 1,
+        )
+    )
+    # The login goes for good: no password, a new session token (every cookie dies), and
+    # an address that cannot receive mail but keeps the column unique.
+    for user_id in user_ids:
+        db.session.execute(
+            sa.update(User)
+            .where(User.id == user_id)
+            .values(
+                full_name="Anonymised volunteer",
+                email=f"anonymised-{user_id}@anonymised.invalid",
+                phone=None,
+                password_hash=None,
+                is_active=False,
+                session_token=new_session_token(),
+                totp_secret=None,
+                mfa_enabled_at=None,
+                last_totp_step=None,
+                languages=[],
+            )
+        )
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id.in_(user_ids)))
+    db.session.execute(sa.delete(Alert).where(Alert.user_id.in_(user_ids)))
+    db.session.execute(
+        sa.update(VolunteerHours)
+        .where(VolunteerHours.volunteer_id.in_(volunteer_ids))
+        .values(notes=None)
+    )
+    db.session.execute(
+        sa.update(TrainingRecord)
+        .where(TrainingRecord.volunteer_id.in_(volunteer_ids))
+        .values(notes=None)
+    )
+    for volunteer_id in volunteer_ids:
+        audit("anonymised", "volunteer", volunteer_id, actor_role="retention job")
+
+
+def anonymise_former_volunteers(today: date) -> int:
+    """The daily job's work for volunteers: everyone past the period, in batches."""
+    due = volunteers_due(today)
+    for start in range(0, len(due), BATCH):
+        anonymise_volunteers(due[start : start + BATCH])
         db.session.commit()
     return len(due)

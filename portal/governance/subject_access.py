@@ -681,6 +681,7 @@ VOLUNTEER_SECTIONS: tuple[Section, ...] = (
             ("privacy_consent_at", "Agreed to the privacy notice"),
             ("applied_at", "Applied"),
             ("joined_on", "Joined"),
+            ("anonymised_at", "Identifying details cleared"),
             ("references_requested_on", "References requested"),
             ("referee_1_name", "First referee"),
             ("referee_1_contact", "First referee's contact"),

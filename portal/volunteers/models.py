@@ -102,6 +102,8 @@ class Volunteer(db.Model):
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     joined_on: Mapped[date | None]
     version: Mapped[int] = mapped_column(default=1)
+    # When the retention job cleared what identified them, some years after they left.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
 
