@@ -39,7 +39,7 @@ from portal.volunteers.models import (
 
 ANONYMISED = "Anonymised"
 LONDON = ZoneInfo("Europe/London")
-# Residents anonymised per transaction: a first run on an old database commits as it goes.
+# People anonymised per transaction (_in_batches).
 BATCH = 200
 
 
@@ -182,13 +182,18 @@ def _anonymise_reports(references: set[str], referral_ids) -> None:
         ]
 
 
-def anonymise_closed_cases(today: date) -> int:
-    """The daily job's work: every resident past the period, committed in batches."""
-    due = residents_due(today)
+def _in_batches(due: list[int], anonymise) -> int:
+    """Anonymise `due` a batch per transaction, so a first run on an old database commits
+    as it goes; how many there were."""
     for start in range(0, len(due), BATCH):
-        anonymise_residents(due[start : start + BATCH])
+        anonymise(due[start : start + BATCH])
         db.session.commit()
     return len(due)
+
+
+def anonymise_closed_cases(today: date) -> int:
+    """The daily job's work: every resident past the period."""
+    return _in_batches(residents_due(today), anonymise_residents)
 
 
 # --- former volunteers ---------------------------------------------------------------------
@@ -278,9 +283,5 @@ def anonymise_volunteers(volunteer_ids: list[int], now: datetime | None = None) 
 
 
 def anonymise_former_volunteers(today: date) -> int:
-    """The daily job's work for volunteers: everyone past the period, in batches."""
-    due = volunteers_due(today)
-    for start in range(0, len(due), BATCH):
-        anonymise_volunteers(due[start : start + BATCH])
-        db.session.commit()
-    return len(due)
+    """The daily job's work for volunteers: everyone past the period."""
+    return _in_batches(volunteers_due(today), anonymise_volunteers)
