@@ -74,6 +74,10 @@ class Config:
     # The NHS.UK macros' HTML, kept per process for the same params (portal/component_cache.py);
     # off only to compare with the macros as the package ships them.
     NHSUK_COMPONENT_CACHE = True
+    # The commissioner dashboard's figures are kept by each worker until what they are read
+    # from changes, and at most this long (portal/dashboard/kept.py); 0 works them out on
+    # every view.
+    DASHBOARD_FIGURES_SECONDS = _int("DASHBOARD_FIGURES_SECONDS", 300)
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
 
     # Rate limits are counted in the database so every worker on every host shares them.

@@ -89,10 +89,13 @@ def app(backend, _apps, request, tmp_path_factory):
 
 
 def _empty_tables() -> None:
-    # Emptied tables reuse ids, so a kept matching pool could look current: forget them.
+    # Emptied tables reuse ids, so a kept matching pool could look current: forget them,
+    # and the kept dashboard figures, as a freshly started worker would have none.
+    from portal.dashboard.kept import forget_figures
     from portal.matching.pools import forget_pools
 
     forget_pools()
+    forget_figures()
     tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
     with _db.engine.begin() as conn, audit_guard_lifted(conn):
         if conn.dialect.name == "postgresql":

@@ -12,6 +12,7 @@ that bypasses the ORM.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
@@ -24,6 +25,7 @@ from portal.dashboard.models import (
     CHANGE_KEYS,
     MONTH_COUNTS,
     ActivityReferralFacts,
+    FiguresVersion,
     ReferralFacts,
     StaleReferral,
     StaleVolunteerMonth,
@@ -35,11 +37,20 @@ from portal.directory.models import (
     Activity,
     ActivityReferral,
     ActivityReferralStatus,
+    Organisation,
 )
 from portal.extensions import db
 from portal.measures.models import MeasureResponse, Scale, Stage
-from portal.referrals.models import ClosureReason, Referral, ReferralReason, ReferralReasonLink
+from portal.referrals.models import (
+    ClosureReason,
+    Neighbourhood,
+    Practice,
+    Referral,
+    ReferralReason,
+    ReferralReasonLink,
+)
 from portal.referrals.working_days import working_days_between
+from portal.reports.models import OutcomeReport
 from portal.reports.periods import london_date, london_midnight
 from portal.volunteers.models import Volunteer, VolunteerHours
 
@@ -169,6 +180,39 @@ for _column in (Contact.occurred_at, VolunteerHours.worked_on):
     sa.event.listen(_column, "set", _load_old_value, active_history=True, retval=True)
 
 
+# Besides the facts, the commissioner figures read these tables: practice names, list
+# sizes and teams, organisation names, outcome reports' delivery, and (of volunteers)
+# only how many are active.
+_FIGURE_SOURCES = (Practice, Neighbourhood, Organisation, OutcomeReport)
+_FIGURE_TABLES = frozenset(m.__table__ for m in (*_FIGURE_SOURCES, Volunteer))
+
+
+def figures_changed(connection) -> None:
+    """Give the commissioner figures a new version: every worker's kept figures are then
+    out of date (`portal.dashboard.kept`). A random token, not a counter, so that a
+    database emptied and filled again can never bring back an old version."""
+    table = FiguresVersion.__table__
+    values = {"token": secrets.token_hex(16), "changed_at": utcnow()}
+    stmt = _insert(table).on_conflict_do_update(index_elements=[table.c.id], set_=values)
+    connection.execute(stmt, {"id": 1, **values})
+
+
+def figures_version() -> str | None:
+    return db.session.scalar(sa.select(FiguresVersion.token).where(FiguresVersion.id == 1))
+
+
+def _changes_figure_sources(session: Session) -> bool:
+    for obj in session.new | session.deleted:
+        if isinstance(obj, (*_FIGURE_SOURCES, Volunteer)):
+            return True
+    for obj in session.dirty:
+        if isinstance(obj, _FIGURE_SOURCES) and session.is_modified(obj):
+            return True
+        if isinstance(obj, Volunteer) and sa.inspect(obj).attrs.status.history.has_changes():
+            return True
+    return False
+
+
 @sa.event.listens_for(Session, "after_flush")
 def _mark_changed_referrals(session: Session, flush_context) -> None:
     ids = _changed_referral_ids(session)
@@ -177,6 +221,17 @@ def _mark_changed_referrals(session: Session, flush_context) -> None:
     months = _changed_months(session)
     if months:
         mark_months_stale(session.connection(), months)
+    if _changes_figure_sources(session):
+        figures_changed(session.connection())
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _note_bulk_changes(state) -> None:
+    # Bulk updates and deletes (sending outcome reports, anonymising volunteers) pass by
+    # the flush, so they are caught here.
+    bulk = state.is_update or state.is_delete
+    if bulk and getattr(state.statement, "table", None) in _FIGURE_TABLES:
+        figures_changed(state.session.connection())
 
 
 def _uk(moment) -> date | None:
@@ -571,6 +626,7 @@ def refresh() -> int:
         months |= _save([rid for rid, _ in batch])
         _clear(StaleReferral, batch)
     _add_up_months(months)
+    figures_changed(db.session.connection())
     return len(stale) + len(stale_months)
 
 
@@ -590,4 +646,5 @@ def rebuild() -> int:
     db.session.execute(sa.delete(f).where(f.referral_id.not_in(sa.select(Referral.id))))
     _add_up_months(None)
     _clear(StaleReferral, stale)
+    figures_changed(db.session.connection())
     return len(ids)

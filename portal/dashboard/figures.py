@@ -40,6 +40,25 @@ def _shown_rate(rate: kpis.PracticeRate) -> str:
     return "list size not known" if rate.per_1000 is None else f"{rate.per_1000:.2f}"
 
 
+@dataclass(frozen=True)
+class Figures:
+    """Everything the commissioner dashboard shows for one scope."""
+
+    received: int
+    headlines: list[Headline]
+    tables: list[Table]
+    charts: dict
+
+
+def work_out(scope: Scope) -> Figures:
+    summary = kpis.summarise(scope)
+    received = kpis.referrals_received(scope, summary)
+    if not received:
+        return Figures(received, [], [], {})
+    shown, tables = commissioner_figures(scope, summary)
+    return Figures(received, shown, tables, charts_for(tables))
+
+
 def commissioner_figures(
     scope: Scope, summary: kpis.ReferralSummary | None = None
 ) -> tuple[list[Headline], list[Table]]:

@@ -16,6 +16,8 @@ every page view is what made the commissioner dashboard slow.
 - `StaleReferral`: referrals changed since their facts were worked out. It is written in
   the same transaction as the change, and the dashboards bring those referrals (and
   their months) up to date before they read. See `portal.dashboard.facts`.
+- `FiguresVersion`: a token that changes with the facts and with the few other tables the
+  commissioner figures read, so each worker can keep the figures it worked out.
 """
 
 from __future__ import annotations
@@ -145,6 +147,18 @@ class StaleVolunteerMonth(db.Model):
 
     month: Mapped[date] = mapped_column(primary_key=True)
     marks: Mapped[int] = mapped_column(default=1)
+
+
+class FiguresVersion(db.Model):
+    """One row whose token changes whenever anything the commissioner dashboard's figures
+    are worked out from changes, so a worker's kept figures know when they are out of
+    date. See `portal.dashboard.kept`."""
+
+    __tablename__ = "dashboard_figures_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(sa.String(32))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def _count_column(name: str) -> sa.Column:

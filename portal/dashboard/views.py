@@ -11,12 +11,12 @@ from flask_login import current_user
 from portal.audit.service import audit
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
-from portal.dashboard import evaluation, facts, hub_kpis, kpis
+from portal.dashboard import evaluation, facts, hub_kpis, kept
 from portal.dashboard.figures import (
     charts_for,
-    commissioner_figures,
     commissioner_tables,
     hub_tables,
+    work_out,
 )
 from portal.dashboard.filters import read_filters
 from portal.db_types import london_today
@@ -50,19 +50,17 @@ def overview():
     filters = _filters_or_abort()
     scope = filters.scope
     _bring_facts_up_to_date()
-    summary = kpis.summarise(scope) if scope else None
-    received = kpis.referrals_received(scope, summary) if scope else None
-    shown, tables = commissioner_figures(scope, summary) if received else ([], [])
+    figures = kept.figures_for(scope, lambda: work_out(scope)) if scope else None
     return render(
         "dashboard/overview.html",
         "dashboard/partials/_dashboard.html",
         status_code=200 if scope else 422,
         filters=filters,
         form=filters.form,
-        tables=tables,
-        charts=charts_for(tables),
-        headlines=shown,
-        received=received,
+        tables=figures.tables if figures else [],
+        charts=figures.charts if figures else {},
+        headlines=figures.headlines if figures else [],
+        received=figures.received if figures else None,
         query=request.query_string.decode(),
     )
 
