@@ -195,19 +195,27 @@ def _ordered(statement: sa.Select, filters: SearchFilters) -> sa.Select:
     return statement.order_by(*order, Activity.title, Activity.id)
 
 
+FARTHEST_OFFSET = 2**31 - 1
+
+
 def search(filters: SearchFilters, page: int | str | None, per_page: int = PAGE_SIZE) -> Page:
-    """One page of results; a page past the last is empty (and never asks the database)."""
+    """One page of results, and how many there are in all, from one reading of the
+    matches; only a page with nothing on it asks again, for the count alone."""
     statement = query(filters)
-    total = db_count(statement)
     if not isinstance(page, int):
         page = id_arg(page) or 1
     offset = (page - 1) * per_page
-    items = []
-    if offset < total:
-        items = list(
-            db.session.scalars(_ordered(statement, filters).limit(per_page).offset(offset))
-        )
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    if offset > FARTHEST_OFFSET:
+        # Past any directory there could be, and past what a database offset can hold.
+        return Page(items=[], page=page, per_page=per_page, total=db_count(statement))
+    rows = db.session.execute(
+        _ordered(statement, filters)
+        .add_columns(sa.func.count().over().label("total"))
+        .limit(per_page)
+        .offset(offset)
+    ).all()
+    total = rows[0].total if rows else db_count(statement)
+    return Page(items=[row[0] for row in rows], page=page, per_page=per_page, total=total)
 
 
 def db_count(statement: sa.Select) -> int:

@@ -74,6 +74,13 @@ class QueueFilters:
 
 def queue_query(filters: QueueFilters) -> sa.Select:
     """Oldest first: the referral that has waited longest is at the top."""
+    oldest_first = Referral.received_at
+    if filters.status != "all" and len(filters.statuses) > 1:
+        # Waiting for triage is two statuses. Read in date order, SQLite walks past every
+        # closed referral to find them (10 ms at 20,000 referrals, and growing); ordering
+        # by an expression sends it to the status index instead, and sorting the few
+        # thousand waiting takes under a millisecond.
+        oldest_first = sa.func.coalesce(Referral.received_at, Referral.received_at)
     query = (
         sa.select(Referral)
         # selectinload, not a join: the database picks the page's 25 rows from the index
@@ -84,7 +91,7 @@ def queue_query(filters: QueueFilters) -> sa.Select:
             .selectinload(Practice.neighbourhood),
             selectinload(Referral.practice).selectinload(Practice.neighbourhood),
         )
-        .order_by(Referral.received_at, Referral.id)
+        .order_by(oldest_first, Referral.id)
     )
     if filters.status != "all":
         # "Every status" leaves the condition out: looking up all rows by status is slower
