@@ -6,6 +6,7 @@ matches) and the referral's history of status changes, so nothing is written twi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -117,8 +118,14 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
 
 
-def case_timeline(referral: Referral) -> list[Entry]:
-    """Newest first: the person looking wants what happened lately."""
+def case_timeline(
+    referral: Referral,
+    contacts: Iterable[Contact] | None = None,
+    goals: Iterable[Goal] | None = None,
+) -> list[Entry]:
+    """Newest first: the person looking wants what happened lately. The case page passes
+    the contacts and goals it has already read (with their authors), so they are read
+    once."""
     rid = referral.id
     entries: list[Entry] = []
     for event in referral.events:
@@ -134,9 +141,11 @@ def case_timeline(referral: Referral) -> list[Entry]:
         entries.append(
             Entry(event.at, kind, title, event.actor_label, event.note, changes=event.changes)
         )
-    for contact in db.session.scalars(
-        sa.select(Contact).options(joinedload(Contact.author)).where(Contact.referral_id == rid)
-    ):
+    if contacts is None:
+        contacts = db.session.scalars(
+            sa.select(Contact).options(joinedload(Contact.author)).where(Contact.referral_id == rid)
+        )
+    for contact in contacts:
         entries.append(_contact_entry(contact))
     for response in db.session.scalars(
         sa.select(MeasureResponse)
@@ -144,9 +153,10 @@ def case_timeline(referral: Referral) -> list[Entry]:
         .where(MeasureResponse.referral_id == rid)
     ):
         entries.append(_measure_entry(response))
-    goals = db.session.scalars(
-        sa.select(Goal).options(joinedload(Goal.created_by)).where(Goal.referral_id == rid)
-    )
+    if goals is None:
+        goals = db.session.scalars(
+            sa.select(Goal).options(joinedload(Goal.created_by)).where(Goal.referral_id == rid)
+        )
     for goal in goals:
         entries.append(
             Entry(goal.created_at, "goal", "Goal set", _who(goal.created_by), goal.description)

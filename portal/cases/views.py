@@ -126,6 +126,7 @@ def _goals(referral: Referral) -> list[Goal]:
     return list(
         db.session.scalars(
             sa.select(Goal)
+            .options(joinedload(Goal.created_by))
             .where(Goal.referral_id == referral.id)
             .order_by(Goal.status != GoalStatus.OPEN, Goal.set_on, Goal.id)
         )
@@ -137,13 +138,14 @@ def _case_context(referral: Referral, **given) -> dict:
     goal_form = given.pop("goal_form", None) or GoalForm(formdata=None)
     responses = work.responses(referral.id)
     last_contact_at = work.last_successful_contact(referral.id)
+    contacts, goals = _contacts(referral), _goals(referral)
     return {
         "referral": referral,
         "person": referral.resident,
-        "contacts": _contacts(referral),
-        "goals": _goals(referral),
+        "contacts": contacts,
+        "goals": goals,
         "progress": work.progress(responses),
-        "timeline": case_timeline(referral),
+        "timeline": case_timeline(referral, contacts, goals),
         "alerts": alerts.unread_for_case(current_user.id, referral.id),
         "queued": latest_for(referral.id) if not referral.is_open else None,
         "contact_form": contact_form,

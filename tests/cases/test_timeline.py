@@ -212,6 +212,13 @@ def test_every_source_appears_newest_first_with_who_did_it(people):
     )
     assert by_title["Navigator assigned: triaged → assigned"].detail == "Nadia Navigator"
 
+    # The case page passes the contacts and goals it has read: the same timeline.
+    db.session.expire_all()
+    referral = db.session.get(Referral, rid)
+    contacts = db.session.scalars(sa.select(Contact).where(Contact.referral_id == rid)).all()
+    goals = db.session.scalars(sa.select(Goal).where(Goal.referral_id == rid)).all()
+    assert case_timeline(referral, contacts, goals) == entries
+
 
 def test_measure_lines_show_each_result_with_its_band(people):
     nav = people["navigator"]
