@@ -17,6 +17,7 @@ once, then requests each page through the test client and prints, per page, the 
     .venv/bin/python benchmarks/profile_pages.py --db /tmp/pages.db             # 20,000
     .venv/bin/python benchmarks/profile_pages.py --db /tmp/pages.db --page case --cprofile
     .venv/bin/python benchmarks/profile_pages.py --db /tmp/big.db --referrals 100000
+    .venv/bin/python benchmarks/profile_pages.py --db /tmp/pages.db --no-kept-figures
 """
 
 from __future__ import annotations
@@ -140,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         help="render the NHS.UK macros as the package ships them (portal/component_cache.py off)",
     )
     parser.add_argument(
+        "--no-kept-figures",
+        action="store_true",
+        help="work the dashboard's figures out on every view (portal/dashboard/kept.py off)",
+    )
+    parser.add_argument(
         "--page", action="append", choices=PAGES, dest="pages", help="repeat; default: every page"
     )
     args = parser.parse_args(argv)
@@ -161,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{args.db}",
             "TESTING": False,
             "NHSUK_COMPONENT_CACHE": not args.no_component_cache,
+            "DASHBOARD_FIGURES_SECONDS": 0 if args.no_kept_figures else 300,
         },
     )
 
