@@ -171,12 +171,17 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
 
+    # The page shell alone: base.html with an empty body, as a logged-in navigator.
+    # Compiled once, as a template file is.
+    shell_template = app.jinja_env.from_string(
+        '{% extends "base.html" %}{% block body %}{% endblock %}'
+    )
+
     @app.get("/__shell")
     def shell():
-        # The page shell alone: base.html with an empty body, as a logged-in navigator.
-        from flask import render_template_string
+        from flask import render_template
 
-        return render_template_string('{% extends "base.html" %}{% block body %}{% endblock %}')
+        return render_template(shell_template)
 
     clock = Clock()
     with app.app_context():

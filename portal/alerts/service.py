@@ -30,12 +30,16 @@ def notify_coordinators(referral: Referral | None, kind: AlertKind, message: str
     return [notify(user_id, referral, kind, message) for user_id in coordinators]
 
 
+# Built once: the header counts these on every page.
+_UNREAD = (
+    sa.select(sa.func.count())
+    .select_from(Alert)
+    .where(Alert.user_id == sa.bindparam("user_id"), Alert.read_at.is_(None))
+)
+
+
 def unread_count(user_id: int) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Alert)
-        .where(Alert.user_id == user_id, Alert.read_at.is_(None))
-    )
+    return db.session.execute(_UNREAD, {"user_id": user_id}).scalar()
 
 
 def unread_for_case(user_id: int, referral_id: int) -> list[Alert]:
