@@ -14,7 +14,8 @@ once, then requests each page through the test client and prints, per page, the 
 - and what is left: Flask, the login and session, the view's Python and the ORM turning
   rows into objects (`profile_<page>_other_ms`).
 
-    .venv/bin/python benchmarks/profile_pages.py --db /tmp/pages.db             # 20,000
+    .venv/bin/python benchmarks/profile_pages.py                 # 20,000, in a temporary file
+    .venv/bin/python benchmarks/profile_pages.py --db /tmp/pages.db             # kept
     .venv/bin/python benchmarks/profile_pages.py --db /tmp/pages.db --page case --cprofile
     .venv/bin/python benchmarks/profile_pages.py --db /tmp/big.db --referrals 100000
     .venv/bin/python benchmarks/profile_pages.py --db /tmp/pages.db --no-kept-figures
@@ -28,6 +29,7 @@ import io
 import pstats
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -130,7 +132,12 @@ def build(db_path: Path, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", type=Path, required=True, help="SQLite file; made if missing")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="SQLite file, made if missing and kept; default: a temporary one, removed after",
+    )
     parser.add_argument("--referrals", type=int, default=20_000, help="when making the file")
     parser.add_argument("-n", type=int, default=40, help="timed requests of each page")
     parser.add_argument("--cprofile", action="store_true", help="and a cProfile of each page")
@@ -149,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         "--page", action="append", choices=PAGES, dest="pages", help="repeat; default: every page"
     )
     args = parser.parse_args(argv)
+    if args.db is not None:
+        return profile(args)
+    with tempfile.TemporaryDirectory(prefix="portal-profile-") as folder:
+        args.db = Path(folder) / "pages.db"
+        return profile(args)
 
+
+def profile(args: argparse.Namespace) -> int:
     import caseload
     import dashboards
     from caseload import COORDINATOR_EMAIL, NAVIGATOR_EMAIL
