@@ -48,6 +48,8 @@ class Figures:
     headlines: list[Headline]
     tables: list[Table]
     charts: dict
+    # Their markup, by the area's value and label: kept with the figures it shows.
+    rendered: dict = field(default_factory=dict, compare=False)
 
 
 def work_out(scope: Scope) -> Figures:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
@@ -93,6 +94,15 @@ class Filters:
     scope: Scope | None  # None when the filters are wrong
     area: Area | None
     forbidden: bool = False  # a practice or team this user may not see
+
+
+def download_query(scope: Scope, area: Area) -> str:
+    """The filters of these figures as the form sends them, for the download links: the
+    same figures whatever else the address held, and on whatever day they are opened."""
+    args = {"area": area.value}
+    for name, day in (("start", scope.start), ("end", scope.end)):
+        args |= {f"{name}[day]": day.day, f"{name}[month]": day.month, f"{name}[year]": day.year}
+    return urlencode(args)
 
 
 def read_filters(args, user: User, today: date) -> Filters:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, abort, current_app, make_response, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.audit.service import audit
 from portal.auth.models import Role
@@ -18,7 +19,7 @@ from portal.dashboard.figures import (
     hub_tables,
     work_out,
 )
-from portal.dashboard.filters import read_filters
+from portal.dashboard.filters import download_query, read_filters
 from portal.db_types import london_today
 from portal.extensions import db
 from portal.spreadsheet import safe_cell
@@ -57,12 +58,31 @@ def overview():
         status_code=200 if scope else 422,
         filters=filters,
         form=filters.form,
-        tables=figures.tables if figures else [],
-        charts=figures.charts if figures else {},
-        headlines=figures.headlines if figures else [],
-        received=figures.received if figures else None,
-        query=request.query_string.decode(),
+        figures_html=_figures_html(filters, figures),
     )
+
+
+def _figures_html(filters, figures) -> Markup:
+    """The figures' markup, rendered once for each area that shows them: it depends on
+    nothing but the figures, the scope and the area."""
+    if figures is None:
+        return _render_figures(filters=filters)
+    key = (filters.area.value, filters.area.label)
+    if key not in figures.rendered:
+        figures.rendered[key] = _render_figures(
+            filters=filters,
+            tables=figures.tables,
+            charts=figures.charts,
+            headlines=figures.headlines,
+            received=figures.received,
+            query=download_query(filters.scope, filters.area),
+        )
+    return figures.rendered[key]
+
+
+def _render_figures(**context) -> Markup:
+    # A template's output, every value in it escaped as it was rendered.
+    return Markup(render_template("dashboard/partials/_figures.html", **context))  # noqa: S704
 
 
 def _csv_response(table, filename: str):

@@ -3,10 +3,12 @@ changes, worked out again at once when something does, and never kept past the l
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from flask import template_rendered
 
 from portal.dashboard import facts, kept, views
 from portal.extensions import db as _db
@@ -167,3 +169,41 @@ def test_no_more_than_the_most_kept(browser, worked_out, march, monkeypatch):
     for month in (1, 2, 3):
         view(browser, start=(1, month, 2026))
     assert len(kept._kept) <= 2
+
+
+def test_the_figures_markup_is_rendered_once_for_each_area(app, browser, worked_out, march):
+    rendered = []
+
+    def note(sender, template, context, **extra):
+        rendered.append(template.name)
+
+    template_rendered.connect(note, app)
+    try:
+        first = view(browser)
+        second = view(browser)
+        team = view(browser, area=f"n{march.neighbourhood_id}")
+    finally:
+        template_rendered.disconnect(note, app)
+    assert rendered.count("dashboard/partials/_figures.html") == 2
+    assert figures_part(first) == figures_part(second)
+    # The team is another scope (its practices), so other figures, under its name.
+    assert len(worked_out) == 2
+    assert f"{march.neighbourhood.name}, 1 March 2026 to 31 March 2026" in figures_part(team)
+
+
+def figures_part(page: str) -> str:
+    return page.split('<div id="figures"', 1)[1].split("</main>", 1)[0]
+
+
+def test_download_links_carry_the_filters_shown_and_nothing_else(browser, march):
+    page = browser.get(
+        "/dashboard", query_string=filters() | {"utm_source": "<b>x</b>", "page": "9"}
+    ).get_data(as_text=True)
+    links = re.findall(r'href="(/dashboard/[^"]+)" download', page)
+    assert links
+    expected = (
+        "area=&amp;start%5Bday%5D=1&amp;start%5Bmonth%5D=3&amp;start%5Byear%5D=2026"
+        "&amp;end%5Bday%5D=31&amp;end%5Bmonth%5D=3&amp;end%5Byear%5D=2026"
+    )
+    for link in links:
+        assert link.split("?", 1)[1] == expected
