@@ -43,11 +43,13 @@ class Area:
     practice_ids: tuple[int, ...] | None
 
 
-def visible_practices(user: User) -> list[Practice]:
-    query = sa.select(Practice).order_by(Practice.name)
+def visible_practices(user: User) -> list[sa.Row]:
+    """(id, name, neighbourhood_id) of each practice this user may see, by name: rows, not
+    objects, as every dashboard view reads them all."""
+    query = sa.select(Practice.id, Practice.name, Practice.neighbourhood_id).order_by(Practice.name)
     if user.role == Role.COMMISSIONER and user.neighbourhood_id is not None:
         query = query.where(Practice.neighbourhood_id == user.neighbourhood_id)
-    return list(db.session.scalars(query))
+    return list(db.session.execute(query))
 
 
 def areas_for(user: User) -> list[Area]:
