@@ -621,7 +621,8 @@ def test_htmx_login_redirect_never_carries_an_off_site_next(app):
 
 # Rows a GET may add. The audit trail records views and 403s; the rate limiter counts.
 # The dashboard summary tables are a cache the dashboards bring up to date when they are
-# read (portal/dashboard/facts.py): refreshing them on a GET changes no one's records.
+# read (portal/dashboard/facts.py), and the version of the figures kept from them changes
+# with a refresh: refreshing them on a GET changes no one's records.
 MAY_CHANGE_ON_GET = {
     "audit_events",
     "rate_limit_counters",
@@ -631,6 +632,7 @@ MAY_CHANGE_ON_GET = {
     "volunteer_time_months",
     "stale_referrals",
     "stale_volunteer_months",
+    "dashboard_figures_version",
 }
 # Values for URL arguments that are not object ids.
 FIXED_ARGS = {"scale": "ucla3", "token": "not-a-real-token"}
