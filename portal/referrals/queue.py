@@ -84,13 +84,10 @@ def queue_query(filters: QueueFilters) -> sa.Select:
     query = (
         sa.select(Referral)
         # selectinload, not a join: the database picks the page's 25 rows from the index
-        # first, then fetches their people and practices in a few small queries.
-        .options(
-            selectinload(Referral.resident)
-            .selectinload(Resident.practice)
-            .selectinload(Practice.neighbourhood),
-            selectinload(Referral.practice).selectinload(Practice.neighbourhood),
-        )
+        # first, then fetches their people in one small query. Their practices and teams
+        # are not loaded here: the queue's page has every practice and team loaded already
+        # for its filters, and a row's practice is then found in the session, not fetched.
+        .options(selectinload(Referral.resident))
         .order_by(oldest_first, Referral.id)
     )
     if filters.status != "all":

@@ -112,6 +112,9 @@ def hub():
     # Audit first: committing after the query would expire every row it loaded.
     audit("viewed_list", "referrals", filters.status or "waiting")
     db.session.commit()
+    # Loaded before the page, so each row's practice and team come from the session
+    # (queue_query leaves them to be looked up there), even for the htmx partial.
+    practices, neighbourhoods = _practices(), _neighbourhoods()
     page = db.paginate(
         queue_query(filters), per_page=current_app.config["PAGE_SIZE"], error_out=False
     )
@@ -125,8 +128,8 @@ def hub():
         counts=status_counts(Referral.status.in_(OPEN_STATUSES)),
         statuses=ReferralStatus,
         open_statuses=OPEN_STATUSES,
-        practices=_practices(),
-        neighbourhoods=_neighbourhoods(),
+        practices=practices,
+        neighbourhoods=neighbourhoods,
         urgencies=Urgency,
         reasons=ReferralReason,
         age=lambda r: _age_in_working_days(r, today),

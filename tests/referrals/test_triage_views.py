@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from html.parser import HTMLParser
 
 import pytest
+import sqlalchemy as sa
 
 from portal.auth.models import Role
 from portal.cases.models import ContactResult
@@ -279,6 +280,57 @@ def test_practice_and_int_filters_include_referrals_whose_person_is_registered_t
     filtered = logged_in_coordinator.get(f"/hub?{by}={value}", headers={"HX-Request": "true"})
 
     assert self_referral.reference in references_in(filtered.text)
+
+
+def _statements_of(app, client, path: str) -> int:
+    from portal.extensions import db as portal_db
+
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    with app.app_context():
+        engine = portal_db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(sent)
+
+
+def test_the_queue_sends_as_many_statements_for_a_full_page_as_for_one_row(
+    app, logged_in_coordinator
+):
+    """Each row's practice and team come from the ones the filters list, not one query each:
+    a page of rows from many practices, some known only through the person, costs no more."""
+    first = waiting(days_ago=9, practice=make_practice(name="Elm Surgery"))
+    logged_in_coordinator.get("/hub")
+    one_row = _statements_of(app, logged_in_coordinator, "/hub")
+
+    rows = {first.reference: "Elm Surgery"}
+    for n in range(12):
+        team = make_neighbourhood(name=f"Team {n}")
+        practice = make_practice(neighbourhood=team, name=f"Practice of row {n}")
+        if n % 3:
+            referral = waiting(days_ago=8 - n / 2, practice=practice)
+        else:  # a self-referral: its practice is the person's
+            referral = waiting(
+                days_ago=8 - n / 2,
+                source=ReferralSource.SELF,
+                resident=person(practice_id=practice.id),
+            )
+        rows[referral.reference] = f"Practice of row {n}<br>"
+    full_page = _statements_of(app, logged_in_coordinator, "/hub")
+
+    assert full_page == one_row
+    page = logged_in_coordinator.get("/hub").text
+    for reference, practice_name in rows.items():
+        row = page[page.index(reference) :]
+        row = row[: row.index("</tr>")]
+        assert practice_name in row
+    assert "Team 11" in page
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "99999999999", "1.5", "²"])
