@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import date, datetime
@@ -111,6 +112,13 @@ def format_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(LONDON).date()
+    return _date_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_text(value: date) -> str:
+    # A caseload page writes about 150 dates, most of them the same few hundred days; the
+    # text of a day never changes, so each worker formats each day once.
     return f"{value.day} {value:%B %Y}"
 
 
