@@ -984,13 +984,13 @@ def login(app: Flask, email: str):
 
 @contextmanager
 def page_size(rows: int) -> Iterator[None]:
-    """The caseload's page size for a moment: the view takes paginate()'s default."""
-    defaults = caseloads.paginate.__defaults__
-    caseloads.paginate.__defaults__ = (rows,)
+    """The caseload's page size for a moment: the view reads caseloads.PAGE_SIZE each time."""
+    size = caseloads.PAGE_SIZE
+    caseloads.PAGE_SIZE = rows
     try:
         yield
     finally:
-        caseloads.paginate.__defaults__ = defaults
+        caseloads.PAGE_SIZE = size
 
 
 def search_prefix(app: Flask, navigator_id: int) -> str:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.extensions import db
-from portal.referrals.queue import id_arg
+from portal.paging import id_arg
 from portal.volunteers.buddying import active_modules, current_counts, why_not_buddy
 from portal.volunteers.models import BuddyMatch, Volunteer, VolunteerStatus
 from portal.volunteers.profile import describe_availability

@@ -41,6 +41,7 @@ from portal.matching import pools as matching_pools
 from portal.matching.models import MatchKind
 from portal.measures.models import Scale, Stage
 from portal.measures.scales import AnswersRefused
+from portal.paging import paginate
 from portal.referrals import consent, workflow
 from portal.referrals.models import ClosureReason, Referral
 from portal.referrals.queue import navigators_with_caseload
@@ -79,9 +80,11 @@ def caseload():
     db.session.commit()
     navigators = navigators_with_caseload(work.CASE_STATUSES) if _is_hub_staff() else []
     days = work.overdue_days()
-    page = caseloads.paginate(
+    page = paginate(
         caseloads.caseload_query(filters, navigator_id, current_user.id, days),
         request.args.get("page"),
+        caseloads.PAGE_SIZE,
+        total=caseloads.caseload_total(filters, navigator_id, days),
     )
     viewed = None
     if navigator_id is not None:

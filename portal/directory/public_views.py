@@ -16,8 +16,8 @@ from portal.directory.models import ActivityCategory
 from portal.directory.schedule import DAY_NAMES, TIMES_OF_DAY, describe, next_session
 from portal.extensions import db, public_form_limit
 from portal.mail import MailError
+from portal.paging import id_arg
 from portal.referrals.models import Referral
-from portal.referrals.queue import id_arg
 from portal.web import render
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
-from portal.cases.caseload import Page
 from portal.directory.models import (
     CATEGORY_BITS,
     Activity,
@@ -27,7 +26,7 @@ from portal.directory.models import (
 )
 from portal.directory.schedule import TIMES_OF_DAY
 from portal.extensions import db
-from portal.referrals.queue import id_arg
+from portal.paging import Page, id_arg
 
 PAGE_SIZE = 20
 MAX_WORDS = 8

@@ -13,7 +13,6 @@ from portal.audit.service import audit, record_view
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
 from portal.cases import work
-from portal.cases.caseload import Page
 from portal.db_types import london_today
 from portal.extensions import db
 from portal.matching import decisions, pools
@@ -22,8 +21,9 @@ from portal.matching.batch import explain
 from portal.matching.engine import Exclusion, Ranking
 from portal.matching.forms import NavigatorProfileForm, PreferencesForm, weights_form
 from portal.matching.models import MatchDecision, MatchKind
+from portal.paging import Page, id_arg
 from portal.referrals.models import Neighbourhood, Referral
-from portal.referrals.queue import id_arg, referral_with_people
+from portal.referrals.queue import referral_with_people
 from portal.referrals.workflow import TransitionRefused
 from portal.volunteers import buddying
 from portal.volunteers.models import Volunteer

@@ -12,11 +12,11 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal import searches
 from portal.auth.models import User
-from portal.cases.caseload import Page, paginate
 from portal.cases.models import Contact
 from portal.db_types import utcnow
 from portal.extensions import db
 from portal.form_fields import local_to_utc
+from portal.paging import Page, paginate
 from portal.referrals.models import Referral
 from portal.spreadsheet import safe_cell
 from portal.volunteers.compliance import Compliance, compliance

@@ -10,16 +10,17 @@ from werkzeug.datastructures import MultiDict
 from portal.alerts.models import Alert, AlertKind
 from portal.auth.models import Role
 from portal.cases.caseload import (
+    PAGE_SIZE,
     SORTS,
     CaseloadFilters,
     case_rows,
     caseload_query,
     overdue_count,
-    paginate,
     status_counts,
 )
 from portal.db_types import utcnow
 from portal.extensions import db
+from portal.paging import paginate
 from portal.referrals.models import ClosureReason, Referral, ReferralStatus, Route
 from tests.factories import make_contact, make_referral, make_resident
 
@@ -71,7 +72,7 @@ def listed(filters=None, navigator=None, viewer=None, overdue_days=OVERDUE_DAYS)
 
 
 def ids(rows) -> list[int]:
-    return [row[0].id for row in rows]
+    return [row.id for row in rows]
 
 
 def alert(user, referral, read: bool = False) -> Alert:
@@ -220,7 +221,7 @@ def test_each_sort_gives_its_order(navigator, four, sort, order):
 
 
 def test_rows_carry_the_last_successful_contact(navigator, four):
-    last = {row[0].id: row[1] for row in listed(navigator=navigator)}
+    last = {row.id: row.last_at for row in listed(navigator=navigator)}
     assert last[four["b"].id] is None
     assert last[four["d"].id] is None  # only a failed attempt
     assert abs(last[four["a"].id] - ago(days=2)) < timedelta(minutes=1)
@@ -268,7 +269,7 @@ def test_overdue_counts_only_the_navigators_cases(navigator, make_user, contact_
 
 def test_case_rows_flag_overdue_and_days_since(navigator, contact_ages):
     rows = case_rows(listed(navigator=navigator), OVERDUE_DAYS)
-    by_id = {row.referral.id: row for row in rows}
+    by_id = {row.id: row for row in rows}
     flags = {
         key: (by_id[r.id].overdue, by_id[r.id].days_since_contact)
         for key, r in contact_ages.items()
@@ -286,7 +287,7 @@ def test_case_rows_flag_a_passed_due_date(navigator):
     late = case(navigator, next_contact_on=date.today() - timedelta(days=1))
     today = case(navigator, next_contact_on=date.today())
     unplanned = case(navigator, next_contact_on=None)
-    rows = {r.referral.id: r for r in case_rows(listed(navigator=navigator), OVERDUE_DAYS)}
+    rows = {r.id: r for r in case_rows(listed(navigator=navigator), OVERDUE_DAYS)}
     assert rows[late.id].due_passed is True
     assert rows[today.id].due_passed is False
     assert rows[unplanned.id].due_passed is False
@@ -344,13 +345,11 @@ def test_unread_alerts_are_counted_per_case_for_the_viewer_only(navigator, coord
     alert(coordinator, quiet)
     alert(navigator, None)
 
-    mine = {row[0].id: row[2] for row in listed(navigator=navigator)}
+    mine = {row.id: row.unread for row in listed(navigator=navigator)}
     assert mine == {first.id: 2, second.id: 1, quiet.id: 0}
-    hubs = {row[0].id: row[2] for row in listed(viewer=coordinator)}
+    hubs = {row.id: row.unread for row in listed(viewer=coordinator)}
     assert hubs == {first.id: 1, second.id: 0, quiet.id: 1}
-    assert {r.referral.id: r.unread_alerts for r in case_rows(listed(navigator=navigator), 14)} == (
-        mine
-    )
+    assert {r.id: r.unread_alerts for r in case_rows(listed(navigator=navigator), 14)} == (mine)
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -364,7 +363,7 @@ def five(navigator):
 def test_page_two(navigator, five):
     query = caseload_query(CaseloadFilters(), navigator.id, navigator.id, OVERDUE_DAYS)
     page = paginate(query, "2", per_page=2)
-    assert [row[0].id for row in page.items] == [five[2].id, five[3].id]
+    assert [row.id for row in page.items] == [five[2].id, five[3].id]
     assert (page.page, page.per_page, page.total, page.pages) == (2, 2, 5, 3)
     assert (page.has_prev, page.has_next, page.prev_num, page.next_num) == (True, True, 1, 3)
 
@@ -372,7 +371,7 @@ def test_page_two(navigator, five):
 def test_the_last_page(navigator, five):
     query = caseload_query(CaseloadFilters(), navigator.id, navigator.id, OVERDUE_DAYS)
     page = paginate(query, "3", per_page=2)
-    assert [row[0].id for row in page.items] == [five[4].id]
+    assert [row.id for row in page.items] == [five[4].id]
     assert page.has_next is False
     assert page.total == 5
 
@@ -382,7 +381,7 @@ def test_a_page_not_understood_is_page_one(navigator, five, arg):
     query = caseload_query(CaseloadFilters(), navigator.id, navigator.id, OVERDUE_DAYS)
     page = paginate(query, arg, per_page=2)
     assert page.page == 1
-    assert [row[0].id for row in page.items] == [five[0].id, five[1].id]
+    assert [row.id for row in page.items] == [five[0].id, five[1].id]
     assert page.has_prev is False
 
 
@@ -393,10 +392,10 @@ def test_the_total_follows_the_filters(navigator, five):
     page = paginate(query, "1", per_page=2)
     assert page.total == 1
     assert page.pages == 1
-    assert [row[0].id for row in page.items] == [five[0].id]
+    assert [row.id for row in page.items] == [five[0].id]
 
 
 def test_an_empty_caseload_has_one_empty_page(navigator):
     query = caseload_query(CaseloadFilters(), navigator.id, navigator.id, OVERDUE_DAYS)
-    page = paginate(query, None)
+    page = paginate(query, None, PAGE_SIZE)
     assert (page.items, page.total, page.pages, page.has_next) == ([], 0, 1, False)

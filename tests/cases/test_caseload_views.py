@@ -11,6 +11,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from portal.alerts.models import Alert, AlertKind
 from portal.auth.models import Role
@@ -280,6 +281,8 @@ def test_filters_and_search_by_htmx_return_only_the_table(app, navigator, caselo
     assert 'id="q"' not in part  # the filter form stays on the page
     assert "HX-Request" in response.headers.get("Vary", "")
     assert references_in(part) == refs(caseload, *expected)
+    # The total is counted apart from the rows (portal/cases/caseload.py): it must agree.
+    assert f"{len(expected)} open {'case' if len(expected) == 1 else 'cases'}" in part
     if not expected:
         assert "No cases match." in part
     full = browser.post("/caseload", data=args, follow_redirects=True)
@@ -492,3 +495,41 @@ def test_over_capacity_navigator_is_marked(app, coordinator, make_user):
     line = page[page.index(">Busy Bee</a>") :]
     assert "2 open of 1" in line[: line.index("</li>")]
     assert "Over capacity" in line[: line.index("</li>")]
+
+
+def _statements_of(app, browser, path: str) -> int:
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    with app.app_context():
+        engine = _db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert browser.get(path).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(sent)
+
+
+def test_a_full_caseload_costs_as_many_statements_as_one_case(app, coordinator, make_user):
+    """Each row's person and navigator come with the row, not one query each."""
+    first_navigator = make_user(Role.NAVIGATOR, full_name="Nia First")
+    case_for(first_navigator, given="Ada", family="Ashby")
+    hub = signed_in(app, coordinator)
+    hub.get("/caseload")
+    one_row = _statements_of(app, hub, "/caseload")
+
+    people = {"Ada Ashby": "Nia First"}
+    for n in range(12):
+        navigator = make_user(Role.NAVIGATOR, full_name=f"Navigator Number{n}")
+        case_for(navigator, given=f"Person{n}", family=f"Family{n}")
+        people[f"Person{n} Family{n}"] = f"Navigator Number{n}"
+    full_page = _statements_of(app, hub, "/caseload")
+
+    assert full_page == one_row
+    page = hub.get("/caseload").text
+    for person, navigator_name in people.items():
+        row = page[page.index(person) :]
+        assert f"Navigator </span>{navigator_name}</td>" in row[: row.index("</tr>")]
