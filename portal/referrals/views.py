@@ -59,9 +59,10 @@ from portal.referrals.models import (
 )
 from portal.referrals.queue import (
     QueueFilters,
+    QueueRow,
     id_arg,
     navigators_with_caseload,
-    queue_query,
+    queue_page,
     referral_with_people,
 )
 from portal.referrals.working_days import working_days_between
@@ -92,7 +93,7 @@ def _neighbourhoods() -> list[Neighbourhood]:
     return list(db.session.scalars(sa.select(Neighbourhood).order_by(Neighbourhood.name)))
 
 
-def _age_in_working_days(referral: Referral, today: date) -> int:
+def _age_in_working_days(referral: Referral | QueueRow, today: date) -> int:
     return working_days_between(referral.received_at.date(), today)
 
 
@@ -112,12 +113,10 @@ def hub():
     # Audit first: committing after the query would expire every row it loaded.
     audit("viewed_list", "referrals", filters.status or "waiting")
     db.session.commit()
-    # Loaded before the page, so each row's practice and team come from the session
-    # (queue_query leaves them to be looked up there), even for the htmx partial.
+    # Every practice and team, for the filters; each row's practice and team are found
+    # among them, even for the htmx partial, rather than read again for each row.
     practices, neighbourhoods = _practices(), _neighbourhoods()
-    page = db.paginate(
-        queue_query(filters), per_page=current_app.config["PAGE_SIZE"], error_out=False
-    )
+    page = queue_page(filters, request.args.get("page"), current_app.config["PAGE_SIZE"])
     today = date.today()
     return render(
         "referrals/hub.html",
@@ -129,6 +128,7 @@ def hub():
         statuses=ReferralStatus,
         open_statuses=OPEN_STATUSES,
         practices=practices,
+        practice_by_id={practice.id: practice for practice in practices},
         neighbourhoods=neighbourhoods,
         urgencies=Urgency,
         reasons=ReferralReason,
