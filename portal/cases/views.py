@@ -190,7 +190,7 @@ def _case_page(referral: Referral, status_code: int = 200, partial: str | None =
 @bp.route("/cases/<int:referral_id>")
 @roles_required(*CASE_WORKERS)
 def case(referral_id: int):
-    _case(referral_id)  # 404 before anything is written for a case this user may not see
+    work.case_access_or_404(referral_id)  # 404 before anything is written
     audit("viewed", "case", referral_id)
     db.session.commit()
     return _case_page(_case(referral_id))
@@ -695,7 +695,7 @@ def _plan_context(referral: Referral) -> dict:
 @bp.route("/cases/<int:referral_id>/plan")
 @roles_required(*CASE_WORKERS)
 def plan(referral_id: int):
-    _case(referral_id)  # 404 before anything is written for a case this user may not see
+    work.case_access_or_404(referral_id)  # 404 before anything is written
     audit("viewed", "plan", referral_id)
     db.session.commit()
     return render("cases/plan.html", **_plan_context(_case(referral_id)))

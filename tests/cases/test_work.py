@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_login import login_user
+from werkzeug.exceptions import NotFound
 
 from portal.alerts.models import Alert, AlertKind
 from portal.auth.models import Role
@@ -177,6 +179,38 @@ def test_may_work_on_is_the_cases_navigator_or_hub_staff(make_user, navigator):
         Role.ORGANISATION_MEMBER: False,
         Role.PRACTICE_USER: False,
         Role.COMMISSIONER: False,
+    }
+
+
+def _answer(app, user, check, referral_id: int) -> int:
+    with app.test_request_context():
+        login_user(user)
+        try:
+            check(referral_id)
+        except NotFound:
+            return 404
+        return 200
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_the_light_access_check_answers_as_reading_the_case_does(app, make_user, navigator, role):
+    """The case and plan pages refuse with case_access_or_404 before writing their audit row."""
+    referral = case(S.ACTIVE, navigator)
+    viewer = navigator if role == Role.NAVIGATOR else make_user(role)
+    answers = {
+        (who, which): (
+            _answer(app, user, work.case_or_404, referral_id),
+            _answer(app, user, work.case_access_or_404, referral_id),
+        )
+        for who, user in (("viewer", viewer), ("other navigator", make_user(Role.NAVIGATOR)))
+        for which, referral_id in (("case", referral.id), ("missing", referral.id + 1000))
+    }
+    allowed = role in (Role.NAVIGATOR, Role.COORDINATOR, Role.ADMIN)
+    assert answers == {
+        ("viewer", "case"): (200, 200) if allowed else (404, 404),
+        ("viewer", "missing"): (404, 404),
+        ("other navigator", "case"): (404, 404),
+        ("other navigator", "missing"): (404, 404),
     }
 
 
