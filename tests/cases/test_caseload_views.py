@@ -11,7 +11,6 @@ import re
 from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from portal.alerts.models import Alert, AlertKind
 from portal.auth.models import Role
@@ -26,6 +25,7 @@ from tests.factories import (
     make_referral,
     make_resident,
 )
+from tests.statements import statements_of
 
 HTMX = {"HX-Request": "true"}
 
@@ -497,36 +497,20 @@ def test_over_capacity_navigator_is_marked(app, coordinator, make_user):
     assert "Over capacity" in line[: line.index("</li>")]
 
 
-def _statements_of(app, browser, path: str) -> int:
-    sent: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        sent.append(statement)
-
-    with app.app_context():
-        engine = _db.engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert browser.get(path).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-    return len(sent)
-
-
 def test_a_full_caseload_costs_as_many_statements_as_one_case(app, coordinator, make_user):
     """Each row's person and navigator come with the row, not one query each."""
     first_navigator = make_user(Role.NAVIGATOR, full_name="Nia First")
     case_for(first_navigator, given="Ada", family="Ashby")
     hub = signed_in(app, coordinator)
     hub.get("/caseload")
-    one_row = _statements_of(app, hub, "/caseload")
+    one_row = statements_of(app, hub, "/caseload")
 
     people = {"Ada Ashby": "Nia First"}
     for n in range(12):
         navigator = make_user(Role.NAVIGATOR, full_name=f"Navigator Number{n}")
         case_for(navigator, given=f"Person{n}", family=f"Family{n}")
         people[f"Person{n} Family{n}"] = f"Navigator Number{n}"
-    full_page = _statements_of(app, hub, "/caseload")
+    full_page = statements_of(app, hub, "/caseload")
 
     assert full_page == one_row
     page = hub.get("/caseload").text

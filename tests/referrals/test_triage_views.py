@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from html.parser import HTMLParser
 
 import pytest
-import sqlalchemy as sa
 
 from portal.auth.models import Role
 from portal.cases.models import ContactResult
@@ -36,6 +35,7 @@ from tests.factories import (
     make_referral,
     make_resident,
 )
+from tests.statements import statements_of
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -282,24 +282,6 @@ def test_practice_and_int_filters_include_referrals_whose_person_is_registered_t
     assert self_referral.reference in references_in(filtered.text)
 
 
-def _statements_of(app, client, path: str) -> int:
-    from portal.extensions import db as portal_db
-
-    sent: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        sent.append(statement)
-
-    with app.app_context():
-        engine = portal_db.engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-    return len(sent)
-
-
 def test_the_queue_sends_as_many_statements_for_a_full_page_as_for_one_row(
     app, logged_in_coordinator
 ):
@@ -307,7 +289,7 @@ def test_the_queue_sends_as_many_statements_for_a_full_page_as_for_one_row(
     a page of rows from many practices, some known only through the person, costs no more."""
     first = waiting(days_ago=9, practice=make_practice(name="Elm Surgery"))
     logged_in_coordinator.get("/hub")
-    one_row = _statements_of(app, logged_in_coordinator, "/hub")
+    one_row = statements_of(app, logged_in_coordinator, "/hub")
 
     rows = {first.reference: "Elm Surgery"}
     for n in range(12):
@@ -322,7 +304,7 @@ def test_the_queue_sends_as_many_statements_for_a_full_page_as_for_one_row(
                 resident=person(practice_id=practice.id),
             )
         rows[referral.reference] = f"Practice of row {n}<br>"
-    full_page = _statements_of(app, logged_in_coordinator, "/hub")
+    full_page = statements_of(app, logged_in_coordinator, "/hub")
 
     assert full_page == one_row
     page = logged_in_coordinator.get("/hub").text

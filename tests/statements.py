@@ -1,0 +1,25 @@
+"""How many SQL statements a request sends: for the tests that a page's queries do not grow
+with its rows."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+
+
+def statements_of(app, client, path: str) -> int:
+    """Statements sent while `client` gets `path`, which must answer 200."""
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(sent)
