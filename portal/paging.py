@@ -16,7 +16,7 @@ def id_arg(value: str | None) -> int | None:
 
 @dataclass
 class Page:
-    """One page of caseload rows, with what the pager needs (db.paginate gives entities only)."""
+    """One page of a list's rows, with what the pager needs (db.paginate gives entities only)."""
 
     items: list
     page: int

@@ -16,7 +16,7 @@ from portal.cases.models import Contact
 from portal.db_types import utcnow
 from portal.extensions import db
 from portal.paging import id_arg
-from portal.referrals.models import Referral, ReferralStatus, Resident, Urgency
+from portal.referrals.models import Referral, ReferralStatus, Resident, Urgency, person_name
 from portal.referrals.queue import search_condition
 
 CASE_STATUSES = (ReferralStatus.ASSIGNED, ReferralStatus.ACTIVE)
@@ -203,7 +203,7 @@ def case_rows(rows, overdue_days: int, today: date | None = None) -> list[CaseRo
                 support_level=row.support_level,
                 next_contact_on=next_on,
                 assigned_at=row.assigned_at,
-                person=f"{row.given_name} {row.family_name}",
+                person=person_name(row.given_name, row.family_name),
                 navigator_name=row.navigator_name,
                 last_contact_at=last_at,
                 unread_alerts=row.unread or 0,
@@ -227,11 +227,4 @@ def status_counts(navigator_id: int | None) -> dict[ReferralStatus, int]:
 
 
 def overdue_count(navigator_id: int | None, overdue_days: int) -> int:
-    cutoff = utcnow() - timedelta(days=overdue_days)
-    where = [
-        Referral.status.in_(CASE_STATUSES),
-        sa.func.coalesce(_last_success(), Referral.assigned_at) < cutoff,
-    ]
-    if navigator_id is not None:
-        where.append(Referral.navigator_id == navigator_id)
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Referral).where(*where))
+    return caseload_total(CaseloadFilters(overdue=True), navigator_id, overdue_days)

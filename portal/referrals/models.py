@@ -65,6 +65,11 @@ class PreferredContact(LabelledEnum):
     LETTER = "letter", "Letter"
 
 
+def person_name(given_name: str, family_name: str) -> str:
+    """A resident's name as every page writes it, for lists that read the two columns."""
+    return f"{given_name} {family_name}"
+
+
 class Resident(db.Model):
     """A person referred for support. Matched across referrals by NHS number."""
 
@@ -105,7 +110,7 @@ class Resident(db.Model):
 
     @property
     def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}"
+        return person_name(self.given_name, self.family_name)
 
     def age_on(self, day: date) -> int | None:
         """Whole years on that day; None when the date of birth is not known."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased, joinedload
 from portal import searches
 from portal.auth.models import Role, User
 from portal.extensions import db
-from portal.paging import Page, id_arg
+from portal.paging import Page, id_arg, paginate
 from portal.referrals.models import (
     OPEN_STATUSES,
     Practice,
@@ -24,6 +24,7 @@ from portal.referrals.models import (
     ReferralStatus,
     Resident,
     Urgency,
+    person_name,
 )
 
 WAITING_FOR_TRIAGE = (ReferralStatus.RECEIVED, ReferralStatus.CONTACTING)
@@ -96,8 +97,6 @@ def queue_page(filters: QueueFilters, page_arg: str | None, per_page: int) -> Pa
     in a second small query rather than by a join, so the database picks the page's rows
     from the index first and looks up only their twenty-five people."""
     where = _conditions(filters)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(Referral).where(*where))
-    page = id_arg(page_arg) or 1
     oldest_first = Referral.received_at
     if filters.status != "all" and len(filters.statuses) > 1:
         # Waiting for triage is two statuses. Read in date order, SQLite walks past every
@@ -105,7 +104,7 @@ def queue_page(filters: QueueFilters, page_arg: str | None, per_page: int) -> Pa
         # by an expression sends it to the status index instead, and sorting the few
         # thousand waiting takes under a millisecond.
         oldest_first = sa.func.coalesce(Referral.received_at, Referral.received_at)
-    rows = db.session.execute(
+    page = paginate(
         sa.select(
             Referral.id,
             Referral.reference,
@@ -117,12 +116,13 @@ def queue_page(filters: QueueFilters, page_arg: str | None, per_page: int) -> Pa
             Referral.resident_id,
         )
         .where(*where)
-        .order_by(oldest_first, Referral.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+        .order_by(oldest_first, Referral.id),
+        page_arg,
+        per_page,
+        total=db.session.scalar(sa.select(sa.func.count()).select_from(Referral).where(*where)),
+    )
     people = {}
-    if rows:
+    if page.items:
         people = {
             person.id: person
             for person in db.session.execute(
@@ -132,26 +132,25 @@ def queue_page(filters: QueueFilters, page_arg: str | None, per_page: int) -> Pa
                     Resident.family_name,
                     Resident.nhs_number,
                     Resident.practice_id,
-                ).where(Resident.id.in_({row.resident_id for row in rows}))
+                ).where(Resident.id.in_({row.resident_id for row in page.items}))
             )
         }
-    items = []
-    for row in rows:
-        person = people[row.resident_id]
-        items.append(
-            QueueRow(
-                id=row.id,
-                reference=row.reference,
-                urgency=row.urgency,
-                status=row.status,
-                source=row.source,
-                received_at=row.received_at,
-                person=f"{person.given_name} {person.family_name}",
-                nhs_number=person.nhs_number,
-                practice_id=row.practice_id or person.practice_id,
-            )
-        )
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    page.items = [_queue_row(row, people[row.resident_id]) for row in page.items]
+    return page
+
+
+def _queue_row(row, person) -> QueueRow:
+    return QueueRow(
+        id=row.id,
+        reference=row.reference,
+        urgency=row.urgency,
+        status=row.status,
+        source=row.source,
+        received_at=row.received_at,
+        person=person_name(person.given_name, person.family_name),
+        nhs_number=person.nhs_number,
+        practice_id=row.practice_id or person.practice_id,
+    )
 
 
 def _conditions(filters: QueueFilters) -> list:

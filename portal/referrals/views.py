@@ -31,6 +31,7 @@ from portal.form_fields import local_to_utc
 from portal.matching import decisions
 from portal.matching import pools as matching_pools
 from portal.matching.models import MatchKind
+from portal.paging import id_arg
 from portal.referrals import intake, workflow
 from portal.referrals.forms import (
     AddInformationForm,
@@ -60,7 +61,6 @@ from portal.referrals.models import (
 from portal.referrals.queue import (
     QueueFilters,
     QueueRow,
-    id_arg,
     navigators_with_caseload,
     queue_page,
     referral_with_people,
