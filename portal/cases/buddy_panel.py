@@ -16,10 +16,14 @@ from portal.volunteers.profile import describe_availability
 
 
 def matches_for(referral_id: int) -> list[BuddyMatch]:
+    """This case's matches, newest first, with the buddy and who proposed them."""
     return list(
         db.session.scalars(
             sa.select(BuddyMatch)
-            .options(joinedload(BuddyMatch.volunteer).joinedload(Volunteer.user))
+            .options(
+                joinedload(BuddyMatch.volunteer).joinedload(Volunteer.user),
+                joinedload(BuddyMatch.proposed_by),
+            )
             .where(BuddyMatch.referral_id == referral_id)
             .order_by(BuddyMatch.proposed_at.desc(), BuddyMatch.id.desc())
         )

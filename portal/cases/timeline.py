@@ -6,21 +6,16 @@ matches) and the referral's history of status changes, so nothing is written twi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
-
 from portal.auth.models import User
-from portal.cases.models import Contact, Goal
+from portal.cases.models import Contact
+from portal.cases.records import CaseRecords, read_case_records
 from portal.directory.models import ActivityReferral, ActivityReferralStatus
-from portal.extensions import db
 from portal.measures import scales
 from portal.measures.models import MeasureResponse
 from portal.referrals.models import Referral, ReferralAction
-from portal.volunteers.models import BuddyMatch, Volunteer
 
 
 @dataclass
@@ -118,15 +113,11 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
 
 
-def case_timeline(
-    referral: Referral,
-    contacts: Iterable[Contact] | None = None,
-    goals: Iterable[Goal] | None = None,
-) -> list[Entry]:
+def case_timeline(referral: Referral, records: CaseRecords | None = None) -> list[Entry]:
     """Newest first: the person looking wants what happened lately. The case page passes
-    the contacts and goals it has already read (with their authors), so they are read
-    once."""
-    rid = referral.id
+    the records it has already read for its lists, so each is read once."""
+    if records is None:
+        records = read_case_records(referral.id)
     entries: list[Entry] = []
     for event in referral.events:
         # Attempts made during triage are in the contacts table; their row says more.
@@ -141,53 +132,23 @@ def case_timeline(
         entries.append(
             Entry(event.at, kind, title, event.actor_label, event.note, changes=event.changes)
         )
-    if contacts is None:
-        contacts = db.session.scalars(
-            sa.select(Contact).options(joinedload(Contact.author)).where(Contact.referral_id == rid)
-        )
-    for contact in contacts:
-        entries.append(_contact_entry(contact))
-    for response in db.session.scalars(
-        sa.select(MeasureResponse)
-        .options(joinedload(MeasureResponse.recorded_by))
-        .where(MeasureResponse.referral_id == rid)
-    ):
-        entries.append(_measure_entry(response))
-    if goals is None:
-        goals = db.session.scalars(
-            sa.select(Goal).options(joinedload(Goal.created_by)).where(Goal.referral_id == rid)
-        )
-    for goal in goals:
-        entries.append(
-            Entry(goal.created_at, "goal", "Goal set", _who(goal.created_by), goal.description)
-        )
-    for link in db.session.scalars(
-        sa.select(ActivityReferral)
-        .options(
-            joinedload(ActivityReferral.activity),
-            joinedload(ActivityReferral.created_by),
-            joinedload(ActivityReferral.responded_by),
-            joinedload(ActivityReferral.attendance),
-        )
-        .where(ActivityReferral.referral_id == rid)
-    ).unique():
+    entries.extend(_contact_entry(contact) for contact in records.contacts)
+    entries.extend(_measure_entry(response) for response in records.responses)
+    entries.extend(
+        Entry(goal.created_at, "goal", "Goal set", _who(goal.created_by), goal.description)
+        for goal in records.goals
+    )
+    for link in records.activity_links:
         entries.extend(_activity_entries(link))
-    for match in db.session.scalars(
-        sa.select(BuddyMatch)
-        .options(
-            joinedload(BuddyMatch.volunteer).joinedload(Volunteer.user),
-            joinedload(BuddyMatch.proposed_by),
+    entries.extend(
+        Entry(
+            match.proposed_at,
+            "buddy",
+            f"Buddy {match.volunteer.user.full_name}: {match.status.label.lower()}",
+            _who(match.proposed_by),
+            match.end_reason,
         )
-        .where(BuddyMatch.referral_id == rid)
-    ):
-        entries.append(
-            Entry(
-                match.proposed_at,
-                "buddy",
-                f"Buddy {match.volunteer.user.full_name}: {match.status.label.lower()}",
-                _who(match.proposed_by),
-                match.end_reason,
-            )
-        )
+        for match in records.buddy_matches
+    )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries

@@ -28,6 +28,7 @@ from portal.cases.forms import (
     measure_form,
 )
 from portal.cases.models import Contact, ContactMethod, ContactResult, Goal, GoalStatus
+from portal.cases.records import goals_of, read_case_records
 from portal.cases.timeline import case_timeline
 from portal.db_types import london_today, utcnow
 from portal.directory import activity_referrals
@@ -114,41 +115,18 @@ def caseload():
 _case = work.case_or_404
 
 
-def _contacts(referral: Referral) -> list[Contact]:
-    return list(
-        db.session.scalars(
-            sa.select(Contact)
-            .options(joinedload(Contact.author))
-            .where(Contact.referral_id == referral.id)
-            .order_by(Contact.occurred_at.desc(), Contact.id.desc())
-        )
-    )
-
-
-def _goals(referral: Referral) -> list[Goal]:
-    return list(
-        db.session.scalars(
-            sa.select(Goal)
-            .options(joinedload(Goal.created_by))
-            .where(Goal.referral_id == referral.id)
-            .order_by(Goal.status != GoalStatus.OPEN, Goal.set_on, Goal.id)
-        )
-    )
-
-
 def _case_context(referral: Referral, **given) -> dict:
     contact_form = given.pop("contact_form", None) or ContactForm(formdata=None)
     goal_form = given.pop("goal_form", None) or GoalForm(formdata=None)
-    responses = work.responses(referral.id)
-    last_contact_at = work.last_successful_contact(referral.id)
-    contacts, goals = _contacts(referral), _goals(referral)
+    records = read_case_records(referral.id)
+    last_contact_at = records.last_spoken_at
     return {
         "referral": referral,
         "person": referral.resident,
-        "contacts": contacts,
-        "goals": goals,
-        "progress": work.progress(responses),
-        "timeline": case_timeline(referral, contacts, goals),
+        "contacts": records.contacts,
+        "goals": records.goals,
+        "progress": work.progress(records.responses),
+        "timeline": case_timeline(referral, records),
         "alerts": alerts.unread_for_case(current_user.id, referral.id),
         "queued": latest_for(referral.id) if not referral.is_open else None,
         "contact_form": contact_form,
@@ -167,8 +145,8 @@ def _case_context(referral: Referral, **given) -> dict:
             else None
         ),
         "reopen_form": given.pop("reopen_form", None) or ReopenForm(formdata=None),
-        "buddy_matches": buddy_panel.matches_for(referral.id),
-        "activity_links": activity_referrals.for_case(referral.id),
+        "buddy_matches": records.buddy_matches,
+        "activity_links": records.activity_links,
         "end_match_form": given.pop("end_match_form", None) or EndMatchForm(formdata=None),
         "end_match_id": given.pop("end_match_id", None),
         "now": utcnow(),
@@ -683,7 +661,7 @@ def _plan_context(referral: Referral) -> dict:
     return {
         "referral": referral,
         "person": referral.resident,
-        "goals": [g for g in _goals(referral) if g.status != GoalStatus.DROPPED],
+        "goals": [g for g in goals_of(referral.id) if g.status != GoalStatus.DROPPED],
         "activities": activities,
         "buddies": buddies,
         "hub_name": current_app.config["HUB_NAME"],

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import abort, current_app
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from portal.alerts.models import AlertKind
 from portal.alerts.service import notify_coordinators
@@ -275,14 +276,6 @@ def edit_contact(
     return changes
 
 
-def last_successful_contact(referral_id: int) -> datetime | None:
-    return db.session.scalar(
-        sa.select(sa.func.max(Contact.occurred_at)).where(
-            Contact.referral_id == referral_id, Contact.successful.is_(True)
-        )
-    )
-
-
 # --- what matters to me ---------------------------------------------------------------------
 
 
@@ -334,9 +327,11 @@ def last_reopened_at(referral: Referral) -> datetime | None:
 
 
 def responses(referral_id: int) -> list[MeasureResponse]:
+    """Oldest first, each with who recorded it."""
     return list(
         db.session.scalars(
             sa.select(MeasureResponse)
+            .options(joinedload(MeasureResponse.recorded_by))
             .where(MeasureResponse.referral_id == referral_id)
             .order_by(MeasureResponse.recorded_at, MeasureResponse.id)
         )

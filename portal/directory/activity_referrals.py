@@ -381,13 +381,16 @@ def _email_organisation(
 
 
 def for_case(referral_id: int) -> list[ActivityReferral]:
-    """Every activity this person was referred or signposted to, newest first."""
+    """Every activity this person was referred or signposted to, newest first, with who
+    made and who answered each referral (the case's timeline names them)."""
     return list(
         db.session.scalars(
             sa.select(ActivityReferral)
             .options(
                 joinedload(ActivityReferral.activity).joinedload(Activity.organisation),
                 joinedload(ActivityReferral.attendance),
+                joinedload(ActivityReferral.created_by),
+                joinedload(ActivityReferral.responded_by),
             )
             .where(ActivityReferral.referral_id == referral_id)
             .order_by(ActivityReferral.created_at.desc(), ActivityReferral.id.desc())

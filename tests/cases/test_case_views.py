@@ -39,6 +39,7 @@ from tests.factories import (
     make_resident,
     valid_nhs_number,
 )
+from tests.statements import statements_of
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -1362,3 +1363,123 @@ def test_plan_page_and_pdf_for_the_cases_navigator(app, navigator, db):
     assert [(e.object_type, e.object_id, e.actor_id) for e in exported] == [
         ("plan", str(referral.id), navigator.id)
     ]
+
+
+# --- the case page's reads ----------------------------------------------------------------
+
+
+def _records_by_strangers(db, referral: Referral, n: int) -> list[str]:
+    """One more of each record on the case, each made by people (and, for an activity, an
+    organisation) the page has not met yet; returns the names the timeline should show."""
+    from portal.directory.models import ActivityAttendance, ActivityReferral, ActivityReferralStatus
+    from portal.volunteers.models import BuddyMatch, BuddyMatchStatus
+    from tests.factories import make_activity, make_organisation, make_user, make_volunteer
+
+    def stranger(what: str):
+        return make_user(Role.COORDINATOR, full_name=f"{what} Person{n}")
+
+    make_contact(referral, stranger("Caller"), days_ago=2, result=ContactResult.SPOKE)
+    make_goal(referral, stranger("Goalsetter"), description=f"Goal number {n}")
+    recorder = stranger("Recorder")
+    db.session.add(
+        MeasureResponse(
+            referral_id=referral.id,
+            scale=Scale.UCLA3,
+            stage=Stage.REVIEW,
+            answers=[2, 2, 2],
+            score=6.0,
+            recorded_by_id=recorder.id,
+        )
+    )
+    organisation = make_organisation(name=f"Charity Number{n}")
+    activity = make_activity(organisation, title=f"Walk number {n}")
+    link = ActivityReferral(
+        referral_id=referral.id,
+        activity_id=activity.id,
+        status=ActivityReferralStatus.ACCEPTED,
+        created_by_id=stranger("Referrer").id,
+        responded_by_id=make_user(Role.ORGANISATION_MEMBER, organisation_id=organisation.id).id,
+        responded_at=utcnow() - timedelta(days=1),
+    )
+    db.session.add(link)
+    db.session.flush()
+    db.session.add(
+        ActivityAttendance(
+            activity_referral_id=link.id,
+            session_on=date.today() - timedelta(days=1),
+            attended=True,
+            recorded_by_id=link.responded_by_id,
+        )
+    )
+    buddy = make_volunteer(user_kw={"full_name": f"Buddy Number{n}"})
+    db.session.add(
+        BuddyMatch(
+            referral_id=referral.id,
+            volunteer_id=buddy.id,
+            proposed_by_id=stranger("Proposer").id,
+            status=BuddyMatchStatus.PROPOSED,
+        )
+    )
+    db.session.commit()
+    return [
+        f"Caller Person{n}",
+        f"Goal number {n}",
+        f"Recorder Person{n}",
+        f"Charity Number{n}",
+        f"Walk number {n}",
+        f"Referrer Person{n}",
+        f"Buddy Number{n}",
+        f"Proposer Person{n}",
+    ]
+
+
+def test_the_case_page_costs_as_many_statements_with_many_records_as_with_one(app, navigator, db):
+    """The lists and the timeline share one read of each record type, with the people and
+    organisations behind them: nothing is read once per record."""
+    referral = case_for(navigator, status=ReferralStatus.ACTIVE)
+    path = f"/cases/{referral.id}"
+    browser = signed_in(app, navigator)
+    names = _records_by_strangers(db, referral, 0)
+    browser.get(path)
+    one_of_each = statements_of(app, browser, path)
+
+    for n in range(1, 6):
+        names += _records_by_strangers(db, referral, n)
+    six_of_each = statements_of(app, browser, path)
+
+    assert six_of_each == one_of_each
+    page = html.unescape(browser.get(path).text)
+    for name in names:
+        assert name in page, name
+
+
+def case_header(page: str) -> str:
+    start = page.index('id="case-header"')
+    return page[start : page.index("</div>", start)]
+
+
+def test_the_case_header_counts_from_the_last_time_someone_got_through(app, navigator, db):
+    """Failed attempts do not reset the overdue flag; a successful contact does."""
+    from portal.templating import format_date
+
+    referral = case_for(navigator, received_days_ago=40, status=ReferralStatus.ACTIVE)
+    spoke = make_contact(referral, navigator, days_ago=20, result=ContactResult.SPOKE)
+    make_contact(referral, navigator, days_ago=1, successful=False, result=ContactResult.NO_ANSWER)
+    browser = signed_in(app, navigator)
+
+    header = case_header(browser.get(f"/cases/{referral.id}").text)
+    assert f"Last successful contact: {format_date(spoke.occurred_at)}" in header
+    assert "Contact overdue" in header
+
+    latest = make_contact(referral, navigator, days_ago=2, result=ContactResult.SPOKE)
+    header = case_header(browser.get(f"/cases/{referral.id}").text)
+    assert f"Last successful contact: {format_date(latest.occurred_at)}" in header
+    assert "Contact overdue" not in header
+
+
+def test_a_case_never_reached_is_overdue_from_its_assignment(app, navigator, db):
+    referral = case_for(navigator, received_days_ago=30, status=ReferralStatus.ASSIGNED)
+    make_contact(referral, navigator, days_ago=1, successful=False, result=ContactResult.NO_ANSWER)
+    header = case_header(signed_in(app, navigator).get(f"/cases/{referral.id}").text)
+    assert "Last successful contact: none yet" in header
+    assert "Contact overdue" in header

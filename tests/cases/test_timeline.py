@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from portal.auth.models import Role
 from portal.cases import work
 from portal.cases.models import Contact, ContactMethod, ContactResult, Goal
+from portal.cases.records import CaseRecords
 from portal.cases.timeline import case_timeline
 from portal.db_types import utcnow
 from portal.directory.models import ActivityReferral, ActivityReferralStatus
@@ -212,12 +213,25 @@ def test_every_source_appears_newest_first_with_who_did_it(people):
     )
     assert by_title["Navigator assigned: triaged → assigned"].detail == "Nadia Navigator"
 
-    # The case page passes the contacts and goals it has read: the same timeline.
+    # The case page passes the records it has read for its lists: the same timeline,
+    # however those were read.
     db.session.expire_all()
     referral = db.session.get(Referral, rid)
-    contacts = db.session.scalars(sa.select(Contact).where(Contact.referral_id == rid)).all()
-    goals = db.session.scalars(sa.select(Goal).where(Goal.referral_id == rid)).all()
-    assert case_timeline(referral, contacts, goals) == entries
+
+    def plain(model):
+        return db.session.scalars(sa.select(model).where(model.referral_id == rid)).all()
+
+    records = CaseRecords(
+        contacts=plain(Contact),
+        goals=plain(Goal),
+        responses=plain(MeasureResponse),
+        activity_links=plain(ActivityReferral),
+        buddy_matches=plain(BuddyMatch),
+    )
+    assert case_timeline(referral, records) == entries
+    # ...and it tells only what it is given, without reading the records again.
+    nothing = CaseRecords([], [], [], [], [])
+    assert [e.kind for e in case_timeline(referral, nothing)] == ["history", "status", "status"]
 
 
 def test_measure_lines_show_each_result_with_its_band(people):
