@@ -234,11 +234,13 @@ def _prefix(word: str) -> str:
 
 
 def referral_with_people(referral_id: int) -> Referral | None:
-    """One referral with its person, practice, navigator and reasons, for the pages about it."""
+    """One referral with its person, practice, navigator and reasons, for the pages about it.
+    The person's own practice comes too: the pages fall back to it when the referral did not
+    come from a practice."""
     return db.session.scalar(
         sa.select(Referral)
         .options(
-            joinedload(Referral.resident),
+            joinedload(Referral.resident).joinedload(Resident.practice),
             joinedload(Referral.practice),
             joinedload(Referral.navigator),
             joinedload(Referral.reasons),

@@ -1483,3 +1483,26 @@ def test_a_case_never_reached_is_overdue_from_its_assignment(app, navigator, db)
     header = case_header(signed_in(app, navigator).get(f"/cases/{referral.id}").text)
     assert "Last successful contact: none yet" in header
     assert "Contact overdue" in header
+
+
+def test_a_self_referral_costs_as_many_statements_as_one_from_a_practice(app, navigator, db):
+    """The page names the person's own practice when the referral did not come from one;
+    that practice comes with the case, not in a query of its own."""
+    from portal.referrals.models import ReferralSource
+    from tests.factories import make_practice
+
+    from_practice = case_for(navigator)
+    own_practice = make_practice(name="Canal Street Surgery")
+    self_referred = case_for(
+        navigator,
+        source=ReferralSource.SELF,
+        resident=make_resident(nhs_number=None, practice_id=own_practice.id),
+    )
+    browser = signed_in(app, navigator)
+    browser.get(f"/cases/{from_practice.id}")
+
+    assert statements_of(app, browser, f"/cases/{self_referred.id}") == statements_of(
+        app, browser, f"/cases/{from_practice.id}"
+    )
+    page = browser.get(f"/cases/{self_referred.id}").text
+    assert re.search(r"GP practice\s*</dt>\s*<dd[^>]*>\s*Canal Street Surgery", page)
