@@ -70,6 +70,19 @@ def record_event(
 
 
 def record_view(object_type: str, object_id: object) -> None:
-    """A page showed part of a record: the row is committed at once, as nothing else is."""
+    """A page shows part of a record: the row is committed before the page is drawn, so a
+    view that could not be recorded shows nothing.
+
+    What the request has read so far (the logged-in user, the record itself) stays loaded
+    through this commit, which writes nothing of theirs: after an ordinary commit, which
+    forgets every loaded row, each such page read the user again, one more statement on
+    every record view.
+    """
     audit("viewed", object_type, object_id)
-    db.session.commit()
+    session = db.session()
+    expiring = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring

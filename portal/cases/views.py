@@ -169,8 +169,7 @@ def _case_page(referral: Referral, status_code: int = 200, partial: str | None =
 @roles_required(*CASE_WORKERS)
 def case(referral_id: int):
     work.case_access_or_404(referral_id)  # 404 before anything is written
-    audit("viewed", "case", referral_id)
-    db.session.commit()
+    record_view("case", referral_id)
     return _case_page(_case(referral_id))
 
 
@@ -674,8 +673,7 @@ def _plan_context(referral: Referral) -> dict:
 @roles_required(*CASE_WORKERS)
 def plan(referral_id: int):
     work.case_access_or_404(referral_id)  # 404 before anything is written
-    audit("viewed", "plan", referral_id)
-    db.session.commit()
+    record_view("plan", referral_id)
     return render("cases/plan.html", **_plan_context(_case(referral_id)))
 
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, redirect, url_for
 from flask_login import current_user
 
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.db_types import london_today
@@ -47,8 +47,7 @@ def _organisation(organisation_id: int) -> Organisation:
 @roles_required(*HUB_STAFF)
 def organisation(organisation_id: int):
     found = _organisation(organisation_id)
-    audit("viewed", "organisation", found.id)
-    db.session.commit()
+    record_view("organisation", found.id)
     return render(
         "directory/organisation.html",
         organisation=found,

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, abort, redirect, request, session, url_for
 from flask_login import current_user
 
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role
 from portal.db_types import london_today
 from portal.directory import listings, organisations, search
@@ -75,8 +75,7 @@ def directory():
         for activity in page.items
     ]
     if case is not None:
-        audit("viewed", "directory_for_case", case.id)
-        db.session.commit()
+        record_view("directory_for_case", case.id)
     return render(
         "directory/search.html",
         "directory/partials/_results.html",

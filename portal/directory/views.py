@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.db_types import london_today
@@ -315,8 +315,7 @@ def _incoming_page(link: ActivityReferral, status_code: int = 200, **forms):
 @roles_required(MEMBER)
 def incoming_referral(link_id: int):
     link = _incoming(link_id)
-    audit("viewed", "activity_referral", link.id)
-    db.session.commit()
+    record_view("activity_referral", link.id)
     return _incoming_page(link)
 
 

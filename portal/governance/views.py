@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired
 
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.db_types import london_today
@@ -80,8 +80,7 @@ def find_resident():
     if resident is None:
         form.identifier.errors = [sar.why_no_resident(form.identifier.data)]
         return _search_page(resident_form=form, status_code=400)
-    audit("viewed", "subject_access_resident", resident.id)
-    db.session.commit()
+    record_view("subject_access_resident", resident.id)
     references = [r.reference for r in resident.referrals]
     return render(
         "governance/found.html",
@@ -109,8 +108,7 @@ def find_volunteer():
     if volunteer is None:
         form.email.errors = [sar.why_no_volunteer(form.email.data)]
         return _search_page(volunteer_form=form, status_code=400)
-    audit("viewed", "subject_access_volunteer", volunteer.id)
-    db.session.commit()
+    record_view("subject_access_volunteer", volunteer.id)
     user = volunteer.user
     return render(
         "governance/found.html",

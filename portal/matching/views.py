@@ -57,8 +57,7 @@ def _panel(referral: Referral, kind: str, ranking: Ranking, endpoint: str, **ext
         who = searches.recall(request.args.get("search"))
     show = _show()
     # Suggestions are worked out from the person's record: looking at them is a view of it.
-    audit("viewed", f"{kind}_suggestions", referral.id)
-    db.session.commit()
+    record_view(f"{kind}_suggestions", referral.id)
     return render(
         "matching/suggestions.html",
         "matching/partials/_suggestions.html",

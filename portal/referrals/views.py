@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import searches
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
 from portal.cases.models import Contact, ContactMethod, ContactResult
@@ -303,8 +303,7 @@ def _referral_page(
 @bp.route("/referrals/<int:referral_id>")
 @roles_required(*HUB_STAFF)
 def referral(referral_id: int):
-    audit("viewed", "referral", referral_id)
-    db.session.commit()
+    record_view("referral", referral_id)
     return _referral_page(_load(referral_id))
 
 
@@ -702,8 +701,7 @@ def _practice_page(referral: Referral, form: AddInformationForm, status_code: in
 @roles_required(Role.PRACTICE_USER)
 def practice_referral(referral_id: int):
     _own_practice_referral(referral_id)
-    audit("viewed", "referral", referral_id)
-    db.session.commit()
+    record_view("referral", referral_id)
     return _practice_page(_own_practice_referral(referral_id), AddInformationForm(formdata=None))
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.db_types import utcnow
@@ -86,8 +86,7 @@ def unread_count(practice_id: int) -> int:
 @roles_required(*READERS)
 def practice_report(report_id: int):
     report = _report_or_404(report_id)
-    audit("viewed", "outcome_report", report.id)
-    db.session.commit()
+    record_view("outcome_report", report.id)
     return render("reports/report.html", **formats.context(report))
 
 
@@ -255,8 +254,7 @@ def admin_practice(practice_id: int):
 def admin_preview(practice_id: int):
     practice = _practice_or_404(practice_id)
     period, people = delivery.preview(practice)
-    audit("viewed", "outcome_report_preview", practice.id)
-    db.session.commit()
+    record_view("outcome_report_preview", practice.id)
     return render(
         "reports/preview.html",
         practice=practice,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import searches
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.auth.service import send_invitation
@@ -154,8 +154,7 @@ def _volunteer_page(volunteer: Volunteer, status_code: int = 200, **given):
 @roles_required(*HUB_STAFF)
 def volunteer(volunteer_id: int):
     _volunteer(volunteer_id)
-    audit("viewed", "volunteer", volunteer_id)
-    db.session.commit()
+    record_view("volunteer", volunteer_id)
     return _volunteer_page(_volunteer(volunteer_id))
 
 

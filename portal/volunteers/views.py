@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.audit.service import audit
+from portal.audit.service import audit, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.cases.models import Contact, ContactMethod, Goal, GoalStatus
@@ -215,8 +215,7 @@ def _buddy_page(match_id: int, status_code: int = 200, **given):
 @roles_required(Role.VOLUNTEER)
 def buddy(match_id: int):
     _my_match(match_id)
-    audit("viewed", "buddy_match", match_id)
-    db.session.commit()
+    record_view("buddy_match", match_id)
     return _buddy_page(match_id)
 
 

@@ -39,7 +39,7 @@ from tests.factories import (
     make_resident,
     valid_nhs_number,
 )
-from tests.statements import statements_of
+from tests.statements import statements_of, statements_sent
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -1506,3 +1506,15 @@ def test_a_self_referral_costs_as_many_statements_as_one_from_a_practice(app, na
     )
     page = browser.get(f"/cases/{self_referred.id}").text
     assert re.search(r"GP practice\s*</dt>\s*<dd[^>]*>\s*Canal Street Surgery", page)
+
+
+def test_the_case_page_reads_the_logged_in_user_once(app, navigator, coordinator, db):
+    """Committing the record view's audit row keeps the user the request had read, rather
+    than reading it again to draw the page. (A navigator's own case reads them again anyway,
+    as its navigator: the hub's view shows it.)"""
+    referral = case_for(navigator)
+    browser = signed_in(app, coordinator)
+    sent = statements_sent(app, browser, f"/cases/{referral.id}")
+    user_reads = [s for s in sent if re.search(r"FROM users\s+WHERE users\.(id|session_token)", s)]
+    assert len(user_reads) == 1, user_reads
+    assert any(s.lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS") for s in sent)
