@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.alerts import service
 from portal.alerts.models import Alert
-from portal.audit.service import audit
+from portal.audit.service import record_list_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.extensions import db
@@ -35,8 +35,7 @@ def inbox():
         query = query.where(Alert.read_at.is_(None))
     page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     # Alerts name the people they are about.
-    audit("viewed_list", "alerts", current_user.id)
-    db.session.commit()
+    record_list_view("alerts", current_user.id)
     return render("alerts/inbox.html", page=page, show_all=show_all)
 
 

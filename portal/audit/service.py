@@ -79,6 +79,18 @@ def record_view(object_type: str, object_id: object) -> None:
     every record view.
     """
     audit("viewed", object_type, object_id)
+    _commit_keeping_what_was_read()
+
+
+def record_list_view(object_type: str, object_id: object) -> None:
+    """A list of people (a caseload, a queue, an inbox) is shown: as record_view. The rows
+    a list read before this commit stay loaded too; an ordinary commit made each row that
+    the page then showed read itself again, one statement a row."""
+    audit("viewed_list", object_type, object_id)
+    _commit_keeping_what_was_read()
+
+
+def _commit_keeping_what_was_read() -> None:
     session = db.session()
     expiring = session.expire_on_commit
     session.expire_on_commit = False

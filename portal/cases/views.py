@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal import searches
 from portal.alerts import service as alerts
-from portal.audit.service import audit, record_view
+from portal.audit.service import audit, record_list_view, record_view
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
 from portal.cases import buddy_panel, work
@@ -76,9 +76,8 @@ def caseload():
         return searches.show_results("cases.caseload", filters.as_args())
     filters = caseloads.CaseloadFilters.from_args(searches.from_address(request.args))
     navigator_id = filters.navigator if _is_hub_staff() else current_user.id
-    # Audit first: committing after the queries would expire every row they loaded.
-    audit("viewed_list", "caseload", navigator_id if navigator_id is not None else "all")
-    db.session.commit()
+    # The view is recorded before anything is read: a list that cannot be recorded is not shown.
+    record_list_view("caseload", navigator_id if navigator_id is not None else "all")
     navigators = navigators_with_caseload(work.CASE_STATUSES) if _is_hub_staff() else []
     days = work.overdue_days()
     page = paginate(

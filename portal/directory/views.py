@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.audit.service import audit, record_view
+from portal.audit.service import audit, record_list_view, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.db_types import london_today
@@ -272,8 +272,7 @@ def incoming_referrals():
         else None
     )
     links = referrals_to_activities.for_organisation(organisation.id, chosen)
-    audit("viewed_list", "activity_referrals", organisation.id)
-    db.session.commit()
+    record_list_view("activity_referrals", organisation.id)
     return render(
         "directory/incoming.html",
         "directory/partials/_incoming.html",

@@ -9,7 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
 from portal import searches
-from portal.audit.service import audit, record_view
+from portal.audit.service import audit, record_list_view, record_view
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
 from portal.cases import work
@@ -174,8 +174,7 @@ def batch():
     if request.method == "POST":
         return _propose_batch(today)
     rows, inputs = pools.batch_for_buddies(today)
-    audit("viewed_list", "buddy_batch", None)
-    db.session.commit()
+    record_list_view("buddy_batch", None)
     page_number = id_arg(request.args.get("page")) or 1
     start = (page_number - 1) * BATCH_PAGE
     page = Page(rows[start : start + BATCH_PAGE], page_number, BATCH_PAGE, len(rows))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import searches
-from portal.audit.service import audit, record_view
+from portal.audit.service import audit, record_list_view, record_view
 from portal.auth.models import Role, User
 from portal.auth.permissions import roles_required
 from portal.cases.models import Contact, ContactMethod, ContactResult
@@ -110,9 +110,8 @@ def hub():
             "referrals.hub", QueueFilters.from_args(request.form).as_args()
         )
     filters = QueueFilters.from_args(searches.from_address(request.args))
-    # Audit first: committing after the query would expire every row it loaded.
-    audit("viewed_list", "referrals", filters.status or "waiting")
-    db.session.commit()
+    # The view is recorded before anything is read: a list that cannot be recorded is not shown.
+    record_list_view("referrals", filters.status or "waiting")
     # Every practice and team, for the filters; each row's practice and team are found
     # among them, even for the htmx partial, rather than read again for each row.
     practices, neighbourhoods = _practices(), _neighbourhoods()
@@ -622,8 +621,7 @@ def int_list():
             .where(Referral.int_neighbourhood_id == team.id, Referral.status.in_(statuses))
             .order_by(Referral.int_sent_at.desc(), Referral.id.desc())
         )
-        audit("viewed_list", "int_referrals", team.id)
-        db.session.commit()
+        record_list_view("int_referrals", team.id)
         page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render(
         "referrals/int_list.html",
@@ -651,8 +649,7 @@ def practice_referrals():
         .where(Referral.practice_id == current_user.practice_id, Referral.status.in_(statuses))
         .order_by(Referral.received_at.desc(), Referral.id.desc())
     )
-    audit("viewed_list", "practice_referrals", current_user.practice_id)
-    db.session.commit()
+    record_list_view("practice_referrals", current_user.practice_id)
     page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render(
         "referrals/practice_referrals.html",

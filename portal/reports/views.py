@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.audit.service import audit, record_view
+from portal.audit.service import audit, record_list_view, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.db_types import utcnow
@@ -56,8 +56,7 @@ def inbox():
         .order_by(OutcomeReport.claimed_at.desc(), OutcomeReport.id.desc())
     )
     page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    audit("viewed_list", "outcome_reports", current_user.practice_id)
-    db.session.commit()
+    record_list_view("outcome_reports", current_user.practice_id)
     return render(
         "reports/inbox.html",
         page=page,

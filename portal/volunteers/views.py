@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.audit.service import audit, record_view
+from portal.audit.service import audit, record_list_view, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.cases.models import Contact, ContactMethod, Goal, GoalStatus
@@ -109,8 +109,7 @@ def me():
     today = london_today()
     month, year = time_given.month_and_year(volunteer, today)
     # The page names the people this volunteer buddies, or is asked to.
-    audit("viewed_list", "buddy_matches", volunteer.id)
-    db.session.commit()
+    record_list_view("buddy_matches", volunteer.id)
     return render(
         "volunteers/me.html",
         volunteer=volunteer,

@@ -33,6 +33,7 @@ from portal.reports.models import DeliveryStatus, OutcomeReport, QueuedOutcome
 from portal.reports.periods import Period, london_date
 from portal.reports.render import CSV_HEADER
 from tests.factories import PASSWORD, make_practice, make_referral, make_resident, make_user
+from tests.statements import statements_of
 
 S = DeliveryStatus
 MAILBOX = "gp.reports@nhs.net"
@@ -192,6 +193,20 @@ def test_inbox_with_no_reports_says_so(app, practice_user, own_practice, db):
     page = text(signed_in(app, practice_user).get("/reports").get_data(as_text=True))
     assert "No reports yet" in page
     assert MAILBOX in page
+
+
+def test_the_inbox_sends_as_many_statements_for_many_reports_as_for_one(
+    app, db, practice_user, own_practice, navigator, hub
+):
+    """Each row is drawn from what the list read, not read again after the view's audit."""
+    report_with(own_practice, navigator, hub, days=21, given="First")
+    browser = signed_in(app, practice_user)
+    one_report = statements_of(app, browser, "/reports")
+    for days in (14, 7, 3):
+        report_with(own_practice, navigator, hub, days=days, given=f"Case{days}")
+
+    assert statements_of(app, browser, "/reports") == one_report
+    assert len(report_links(browser.get("/reports").get_data(as_text=True))) == 4
 
 
 def test_a_practice_never_sees_another_practices_report(app, db, practice_user, other_report):
