@@ -15,6 +15,11 @@ request each page for a fixed time, in rounds that each time the floor first. Ea
 throughput is printed as a ratio of the floor's (`page_ratio_<page>`), with its p95
 latency and its statement count.
 
+Two reference pages are timed the same way (`reference_ratio_<name>`), served by the
+benchmark's app only: the portal's layout with an empty body ("shell"), and the floor's own
+table inside that layout ("floor_in_layout"). They show what the login, the session, the
+security headers and the NHS.UK layout cost before a page draws anything of its own.
+
 Performance is reported, never asserted: the script exits non-zero only on errors (a load
 that fails, a request that does not answer 200 with the expected page), not on slow
 figures. The gunicorn processes are stopped at the end, on errors, on Ctrl+C and on SIGTERM.
@@ -83,10 +88,49 @@ def bench_app() -> Flask:
     and only the pages after that are timed, and one code cannot log in many clients."""
     from portal import create_app
 
-    return create_app(
+    app = create_app(
         "production",
         overrides={"SQLALCHEMY_DATABASE_URI": os.environ[URL_ENV], "MFA_REQUIRED_ROLES": ()},
     )
+    add_references(app)
+    return app
+
+
+SHELL_PATH = "/__bench/shell"
+SHELL_MARKER = 'id="maincontent"'
+FLOOR_IN_LAYOUT_PATH = "/__bench/floor-in-layout"
+
+
+def add_references(app: Flask) -> None:
+    """The benchmark's two reference pages, on the benchmark's app only, behind the same
+    login as every page:
+
+    - the shell: the portal's layout (base.html: the NHS.UK header, navigation and footer)
+      with an empty body. Its cost is what every logged-in page pays before its content:
+      the session, loading the user, the header's counts, CSRF, the CSP nonce and headers;
+    - the floor in the layout: the floor's own table of 25 referrals, read the same way,
+      inside that layout. No page with content of its own can do better."""
+    from portal.auth.permissions import login_required_any_role
+    from portal.extensions import db
+
+    shell = app.jinja_env.from_string('{% extends "base.html" %}{% block body %}{% endblock %}')
+    floor_in_layout = app.jinja_env.from_string(
+        '{% extends "base.html" %}{% block body %}' + FLOOR_TABLE + "{% endblock %}"
+    )
+
+    @login_required_any_role
+    def bench_shell():
+        return render_template(shell)
+
+    @login_required_any_role
+    def bench_floor_in_layout():
+        rows = db.session.scalars(
+            sa.select(FloorReferral).order_by(FloorReferral.id).limit(FLOOR_ROWS)
+        ).all()
+        return render_template(floor_in_layout, rows=rows)
+
+    app.add_url_rule(SHELL_PATH, "bench_shell", bench_shell)
+    app.add_url_rule(FLOOR_IN_LAYOUT_PATH, "bench_floor_in_layout", bench_floor_in_layout)
 
 
 class _FloorBase(DeclarativeBase):
@@ -104,13 +148,7 @@ class FloorReferral(_FloorBase):
     received_at: Mapped[datetime]
 
 
-FLOOR_PAGE = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Referrals</title></head>
-<body>
-<main>
-<h1>Referrals</h1>
-<table id="floor-table">
+FLOOR_TABLE = """<table id="floor-table">
   <caption>{{ rows | length }} referrals</caption>
   <thead><tr><th>Reference</th><th>Received</th><th>Urgency</th><th>Status</th></tr></thead>
   <tbody>
@@ -123,11 +161,23 @@ FLOOR_PAGE = """<!doctype html>
     </tr>
   {% endfor %}
   </tbody>
-</table>
+</table>"""
+
+FLOOR_PAGE = (
+    """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Referrals</title></head>
+<body>
+<main>
+<h1>Referrals</h1>
+"""
+    + FLOOR_TABLE
+    + """
 </main>
 </body>
 </html>
 """
+)
 
 
 def floor_app(url: str | None = None) -> Flask:
@@ -525,6 +575,11 @@ def run(args: argparse.Namespace, backend, stop: threading.Event) -> bool:
         ),
         Target("dashboard", "commissioner", "/dashboard", FIGURES),
     ]
+    # Not pages of the issue: references, to tell the layout's share from the pages' own.
+    references = [
+        Target("shell", "navigator", SHELL_PATH, SHELL_MARKER),
+        Target("floor_in_layout", "navigator", FLOOR_IN_LAYOUT_PATH, 'id="floor-table"'),
+    ]
     emails = {
         "coordinator": COORDINATOR_EMAIL,
         "navigator": NAVIGATOR_EMAIL,
@@ -585,7 +640,7 @@ def run(args: argparse.Namespace, backend, stop: threading.Event) -> bool:
                 visitor.login(email, PASSWORD)
                 visitors[role].append(visitor)
         floor = Target("floor", "floor", "/", 'id="floor-table"')
-        targets = [floor, *pages]
+        targets = [floor, *references, *pages]
         for target in targets:  # every worker renders every page before the timing
             warm = hammer(visitors[target.role], target.path, target.marker, stop, each=args.warmup)
             if warm.errors:
@@ -660,6 +715,19 @@ def run(args: argparse.Namespace, backend, stop: threading.Event) -> bool:
         + f" requests/s; the clients used {100 * floor.client_cpu:.0f}% of a core; "
         f"GET {floor.path}: {FLOOR_ROWS} referrals by id"
     )
+    said = {
+        "shell": "the portal's layout with an empty body",
+        "floor_in_layout": "the floor's table of 25 referrals inside the portal's layout",
+    }
+    for reference in references:
+        key, times = reference.key, reference.times_ms
+        print(f"reference_ratio_{key}: {reference.rps / floor.rps if floor.rps else 0.0:.2f}")
+        print(f"reference_{key}_p95_ms: {q(times, 95):.1f} ms")
+        print(
+            f"# {key}: {said[key]}, logged in as a navigator (a reference, not a page of "
+            f"the issue): p50 {q(times, 50):.1f} ms, {len(times)} requests, "
+            f"{len(reference.errors)} errors"
+        )
     small_referrals = small_counts["referrals"]
     full_referrals = full_counts["referrals"]
     for target in pages:

@@ -143,6 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cprofile", action="store_true", help="and a cProfile of each page")
     parser.add_argument("--top", type=int, default=30, help="functions in each profile")
     parser.add_argument(
+        "--save-profile",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="with --cprofile: also save each profile as FOLDER/<page>.pstats, for pstats' "
+        "print_callers",
+    )
+    parser.add_argument(
         "--no-component-cache",
         action="store_true",
         help="render the NHS.UK macros as the package ships them (portal/component_cache.py off)",
@@ -245,6 +253,9 @@ def profile(args: argparse.Namespace) -> int:
             for _ in range(args.n):
                 client.get(path)
             profiler.disable()
+            if args.save_profile is not None:
+                args.save_profile.mkdir(parents=True, exist_ok=True)
+                profiler.dump_stats(args.save_profile / f"{page}.pstats")
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out)
             stats.sort_stats("cumulative").print_stats(args.top)
