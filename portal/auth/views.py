@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from portal.audit.service import record_event
@@ -403,7 +404,12 @@ def _invite_choices(form: InviteForm) -> None:
 @roles_required(Role.ADMIN)
 def users():
     role = request.args.get("role", "")
-    query = sa.select(User).order_by(User.role, User.full_name)
+    # Each row names the person's practice or organisation: read with the page, not one by one.
+    query = (
+        sa.select(User)
+        .options(joinedload(User.practice), joinedload(User.organisation))
+        .order_by(User.role, User.full_name)
+    )
     if role in {r.value for r in Role}:
         query = query.where(User.role == role)
     page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)

@@ -392,7 +392,7 @@ def _load_activity_pool() -> list[ActivityCandidate]:
 
 
 def navigator_pool() -> list[NavigatorCandidate]:
-    rows = navigators_with_caseload(OPEN_STATUSES)
+    rows = navigators_with_caseload(OPEN_STATUSES, with_team=True)
     return [
         NavigatorCandidate(
             id=user.id,

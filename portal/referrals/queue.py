@@ -249,17 +249,23 @@ def referral_with_people(referral_id: int) -> Referral | None:
     )
 
 
-def navigators_with_caseload(statuses=OPEN_STATUSES) -> list[tuple[User, int]]:
-    """Active navigators by name, each with their number of cases in these statuses."""
+def navigators_with_caseload(
+    statuses=OPEN_STATUSES, *, with_team: bool = False
+) -> list[tuple[User, int]]:
+    """Active navigators by name, each with their number of cases in these statuses; with
+    their neighbourhood team read in the same statement when the caller shows it."""
     open_cases = (
         sa.select(sa.func.count())
         .where(Referral.navigator_id == User.id, Referral.status.in_(statuses))
         .correlate(User)
         .scalar_subquery()
     )
-    rows = db.session.execute(
+    query = (
         sa.select(User, open_cases)
         .where(User.role == Role.NAVIGATOR, User.is_active.is_(True))
         .order_by(User.full_name)
-    ).all()
+    )
+    if with_team:
+        query = query.options(joinedload(User.neighbourhood))
+    rows = db.session.execute(query).all()
     return [(user, count) for user, count in rows]

@@ -33,6 +33,7 @@ from portal.volunteers.buddying import active_modules
 from portal.volunteers.compliance import buddy_role, compliance
 from portal.volunteers.models import BuddyMatchStatus, DbsLevel, LeftReason, VolunteerStatus
 from tests.factories import (
+    PASSWORD,
     make_activity,
     make_buddy_match,
     make_compliant_volunteer,
@@ -47,6 +48,7 @@ from tests.factories import (
     make_user,
     make_volunteer,
 )
+from tests.statements import statements_of
 
 RS = ReferralStatus
 M = BuddyMatchStatus
@@ -480,6 +482,20 @@ def test_navigator_pool(app):
     assert sam.languages == {"urdu", "punjabi"}
     assert (val.open_cases, val.capacity, val.is_volunteer) == (1, None, True)
     assert val.neighbourhood_id is None and val.neighbourhood_name is None
+
+
+def test_the_navigator_list_reads_every_team_with_the_navigators(app, coordinator, client):
+    """Each navigator's team comes with the navigator, not one statement per team."""
+    make_user(Role.NAVIGATOR, full_name="Nav 0", neighbourhood_id=make_neighbourhood(name="T0").id)
+    client.post("/login", data={"email": coordinator.email, "password": PASSWORD})
+    one_team = statements_of(app, client, "/admin/navigators")
+    for n in range(1, 5):
+        team = make_neighbourhood(name=f"Team {n}")
+        make_user(Role.NAVIGATOR, full_name=f"Nav {n}", neighbourhood_id=team.id)
+
+    assert statements_of(app, client, "/admin/navigators") == one_team
+    listing = client.get("/admin/navigators").text
+    assert all(f"Team {n}" in listing for n in range(1, 5))
 
 
 # --- waiting for a buddy --------------------------------------------------------------------------
