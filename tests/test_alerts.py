@@ -12,6 +12,7 @@ from portal.auth.models import Role
 from portal.db_types import utcnow
 from portal.extensions import db
 from tests.factories import make_referral
+from tests.statements import statements_of
 
 
 def ago(**kw) -> datetime:
@@ -25,8 +26,16 @@ def saved_alerts(user=None) -> list[Alert]:
     return list(db.session.scalars(query))
 
 
-def raise_alert(user, referral=None, *, read=False, created=None) -> Alert:
-    alert = service.notify(user.id, referral, AlertKind.CASE_ASSIGNED, "Something happened")
+def raise_alert(
+    user,
+    referral=None,
+    *,
+    read=False,
+    created=None,
+    kind=AlertKind.CASE_ASSIGNED,
+    message="Something happened",
+) -> Alert:
+    alert = service.notify(user.id, referral, kind, message)
     if created is not None:
         alert.created_at = created
     if read:
@@ -191,3 +200,39 @@ def test_mark_read_for_everything_and_again(navigator, coordinator):
     assert service.unread_count(navigator.id) == 0
     assert service.unread_count(coordinator.id) == 1
     assert db.session.get(Alert, already.id).read_at == read_at
+
+
+# --- the inbox ----------------------------------------------------------------------------
+
+
+def test_the_inbox_sends_as_many_statements_for_many_alerts_as_for_one(
+    app, navigator, logged_in_navigator
+):
+    """Each alert, and the case it names, is drawn from what the inbox read, not read again
+    after the view's audit: more alerts must not mean more queries."""
+    first = make_referral()
+    raise_alert(navigator, first, created=ago(hours=9), message="First alert text")
+    logged_in_navigator.get("/alerts")
+    one_alert = statements_of(app, logged_in_navigator, "/alerts")
+
+    references = [first.reference]
+    messages = ["First alert text"]
+    for n, kind in enumerate(
+        (AlertKind.CASE_REOPENED, AlertKind.CONCERN_RAISED, AlertKind.ACTIVITY_DECLINED)
+    ):
+        referral = make_referral()
+        raise_alert(
+            navigator, referral, kind=kind, created=ago(hours=8 - n), message=f"Alert text {n}"
+        )
+        references.append(referral.reference)
+        messages.append(f"Alert text {n}")
+    raise_alert(
+        navigator, kind=AlertKind.BUDDY_CONCERN, created=ago(hours=1), message="No case alert"
+    )
+    messages.append("No case alert")
+    many_alerts = statements_of(app, logged_in_navigator, "/alerts")
+
+    assert many_alerts == one_alert
+    page = logged_in_navigator.get("/alerts").text
+    for text in (*references, *messages, "Case reopened", "Safeguarding concern raised"):
+        assert text in page

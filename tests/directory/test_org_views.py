@@ -36,6 +36,7 @@ from tests.factories import (
     make_resident,
     make_user,
 )
+from tests.statements import statements_of
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -578,6 +579,32 @@ def test_referrals_list_shows_only_this_organisations_referrals(browser, org):
     assert "<html" not in partial.text
     assert ours.person_name not in partial.text
     assert "No referrals accepted." in text_of(partial.text)
+
+
+def test_the_referrals_list_sends_as_many_statements_for_many_referrals_as_for_one(
+    app, browser, org, member
+):
+    """Each referral, and the activity it is for, is drawn from what the list read, not read
+    again after the view's audit: more referrals must not mean more queries."""
+    first = sent_referral(an_activity(org, title="Monday walk"), given_name="Olive")
+    browser.get("/organisation/referrals")
+    one_referral = statements_of(app, browser, "/organisation/referrals")
+
+    rows = {first.id: ("Olive Quenby", "Monday walk", "Sent to organisation")}
+    for given, title in (("Ivy", "Tuesday choir"), ("Nora", "Craft club")):
+        link = sent_referral(an_activity(org, title=title), given_name=given)
+        rows[link.id] = (f"{given} Quenby", title, "Sent to organisation")
+    link = accepted_referral(an_activity(org, title="Allotment"), member, given_name="Ada")
+    rows[link.id] = ("Ada Quenby", "Allotment", "Accepted")
+    many_referrals = statements_of(app, browser, "/organisation/referrals")
+
+    assert many_referrals == one_referral
+    page = browser.get("/organisation/referrals").text
+    assert "4 referrals" in text_of(page)
+    for link_id, (person, title, status) in rows.items():
+        row = page[page.index(f"/organisation/referrals/{link_id}") :]
+        row = text_of(row[: row.index("</tr>")])
+        assert f"{person} Activity {title} Status {status}" in row
 
 
 def test_another_organisations_referral_is_404_on_get_and_every_post(browser, org, app):

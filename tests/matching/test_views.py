@@ -33,6 +33,7 @@ from tests.factories import (
     make_referral,
     make_resident,
 )
+from tests.statements import statements_of
 
 HTMX = {"HX-Request": "true"}
 
@@ -1030,6 +1031,50 @@ def test_batch_lists_who_waits_for_a_buddy_urgent_first(app, coordinator, naviga
     partial = browser.get("/matching/buddies", headers=HTMX).text
     assert "<html" not in partial
     assert partial.lstrip().startswith('<div id="batch">')
+
+
+def test_the_batch_sends_as_many_statements_for_many_people_as_for_one(
+    app, coordinator, navigator, make_user
+):
+    """Each person waiting, and their case, is drawn from what the batch read, not read again
+    after the view's audit: more people waiting must not mean more queries."""
+    volunteers = [buddy(name, max_buddies=1) for name in ("Alice Near", "Bea Far", "Cy Close")]
+    volunteers.append(buddy("Di Roomy", max_buddies=3))
+    # Every user is made first: a new user rightly makes the kept buddy pool load again,
+    # which is not what this test counts.
+    navigators = [make_user(Role.NAVIGATOR) for _ in range(3)]
+    first = waiting_for_buddy(navigator, "Olive", days=30)
+    browser = signed_in(app, coordinator)
+    browser.get("/matching/buddies")
+    one_person = statements_of(app, browser, "/matching/buddies")
+
+    people = {first.id: "Olive"}
+    for their_navigator, (name, days, urgency) in zip(
+        navigators,
+        (("Uma", 2, Urgency.URGENT), ("Nell", 5, Urgency.ROUTINE), ("Ruth", 12, Urgency.ROUTINE)),
+        strict=True,
+    ):
+        referral = waiting_for_buddy(
+            their_navigator,
+            name,
+            days=days,
+            urgency=urgency,
+            practice=make_practice(name=f"{name}'s surgery"),
+        )
+        people[referral.id] = name
+    many_people = statements_of(app, browser, "/matching/buddies")
+
+    assert many_people == one_person
+    page = browser.get("/matching/buddies").text
+    assert batch_people(page) == ["Uma", "Olive", "Ruth", "Nell"]
+    assert "4 people are waiting; a buddy is suggested for 4." in plain(page)
+    pairs = [value.split(":") for value in pairs_on(page)]
+    assert sorted(int(referral_id) for referral_id, _ in pairs) == sorted(people)
+    # The rows name different buddies: those with room for one are suggested once at most.
+    asked = [int(volunteer_id) for _, volunteer_id in pairs]
+    for volunteer in volunteers[:3]:
+        assert asked.count(volunteer.id) <= 1
+    assert len(set(asked)) >= 2
 
 
 def test_batch_never_asks_a_volunteer_for_more_than_their_capacity(app, coordinator, navigator):

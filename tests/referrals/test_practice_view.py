@@ -19,6 +19,7 @@ from portal.referrals.models import (
     ReferralStatus,
 )
 from tests.factories import PASSWORD, make_practice, make_referral, make_resident
+from tests.statements import statements_of
 
 
 def person(**kw):
@@ -76,6 +77,48 @@ def test_practice_sees_only_its_own_referrals(
     assert closed.reference in page and "Moved away" in page
     assert other_referral.reference not in page and "Theirs" not in page
     assert "2 referrals, newest first" in page
+
+
+def test_the_list_sends_as_many_statements_for_many_referrals_as_for_one(
+    app, logged_in_practice_user, own_practice, own_referral
+):
+    """Each referral, and the person it is for, is drawn from what the list read, not read
+    again after the view's audit: more referrals must not mean more queries."""
+    logged_in_practice_user.get("/practice/referrals")
+    one_referral = statements_of(app, logged_in_practice_user, "/practice/referrals")
+
+    rows = {own_referral.reference: "Ours"}
+    for n, (given, status) in enumerate(
+        (
+            ("Triaged", ReferralStatus.TRIAGED),
+            ("Supported", ReferralStatus.ACTIVE),
+            ("Contacting", ReferralStatus.CONTACTING),
+        )
+    ):
+        referral = make_referral(
+            practice=own_practice,
+            resident=person(given_name=given),
+            status=status,
+            received_at=utcnow() - timedelta(days=3 + n),
+        )
+        rows[referral.reference] = given
+    closed = make_referral(
+        practice=own_practice,
+        resident=person(given_name="Finished"),
+        status=ReferralStatus.CLOSED,
+        closed_at=utcnow(),
+        closure_reason=ClosureReason.MOVED_AWAY,
+    )
+    rows[closed.reference] = "Finished"
+    many_referrals = statements_of(app, logged_in_practice_user, "/practice/referrals")
+
+    assert many_referrals == one_referral
+    page = logged_in_practice_user.get("/practice/referrals").text
+    assert "5 referrals, newest first" in page
+    for reference, given in rows.items():
+        row = page[page.index(reference) :]
+        assert f"Patient </span>{given} " in row[: row.index("</tr>")]
+    assert "Moved away" in page
 
 
 def test_another_practices_referral_is_not_found(

@@ -315,6 +315,59 @@ def test_the_queue_sends_as_many_statements_for_a_full_page_as_for_one_row(
     assert "Team 11" in page
 
 
+def test_the_int_list_sends_as_many_statements_for_a_full_page_as_for_one_row(
+    app, logged_in_coordinator, make_user
+):
+    """Each row's person, practice and navigator come with the row, not read again after the
+    view's audit: a page of rows from many practices and navigators costs no more."""
+    team = make_neighbourhood(name="Riverside INT")
+
+    def sent_to_int(n: int, **kw) -> Referral:
+        fields = {
+            "status": ReferralStatus.ASSIGNED,
+            "route": Route.INT,
+            "support_level": 2,
+            "int_neighbourhood_id": team.id,
+            "int_sent_at": utcnow() - timedelta(days=10 - n),
+            "practice": make_practice(neighbourhood=team, name=f"Practice of row {n}"),
+            "resident": person(given_name=f"Person{n}", family_name=f"Family{n}"),
+            **kw,
+        }
+        return waiting(days_ago=20, **fields)
+
+    first = sent_to_int(0, navigator_id=make_user(Role.NAVIGATOR, full_name="Navigator 0").id)
+    path = f"/int?int={team.id}"
+    logged_in_coordinator.get(path)
+    one_row = statements_of(app, logged_in_coordinator, path)
+
+    rows = {first.reference: ("Person0 Family0", "Practice of row 0", "Navigator 0")}
+    for n in range(1, 6):
+        navigator = make_user(Role.NAVIGATOR, full_name=f"Navigator {n}")
+        referral = sent_to_int(
+            n,
+            navigator_id=navigator.id,
+            route=Route.BOTH if n % 2 else Route.INT,
+            support_level=1 + n % 3,
+            status=ReferralStatus.ACTIVE if n % 2 else ReferralStatus.ASSIGNED,
+        )
+        rows[referral.reference] = (
+            f"Person{n} Family{n}",
+            f"Practice of row {n}",
+            f"Navigator {n}",
+        )
+    full_page = statements_of(app, logged_in_coordinator, path)
+
+    assert full_page == one_row
+    page = logged_in_coordinator.get(path).text
+    assert "Riverside INT: 6 referrals, most recently sent first" in page
+    for reference, (name, practice_name, navigator_name) in rows.items():
+        row = page[page.index(reference) :]
+        row = row[: row.index("</tr>")]
+        assert f"Person </span>{name}<" in row
+        assert f"Practice </span>{practice_name}<" in row
+        assert f"Navigator </span>{navigator_name}<" in row
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "99999999999", "1.5", "²"])
 @pytest.mark.parametrize("path", ["/hub?practice=", "/hub?int=", "/int?int="])
 def test_filter_values_not_understood_are_ignored(logged_in_coordinator, queue, path, value):

@@ -37,6 +37,7 @@ from tests.factories import (
     make_resident,
     valid_nhs_number,
 )
+from tests.statements import statements_of
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -154,6 +155,45 @@ def test_start_page_shows_proposals_waiting_and_the_people_i_buddy(
     assert "Edna" not in page
     for secret in ("Featherstonehaugh", "Oyelaran-Quist", harold_case.reference, NHS):
         assert secret not in page
+
+
+def test_start_page_sends_as_many_statements_for_many_people_as_for_one(
+    app, navigator, make_user, vic, harold_case
+):
+    """Each match, and the person it is for, is drawn from what the page read, not read again
+    after the view's audit: buddying more people must not mean more queries."""
+    first = make_buddy_match(harold_case, vic, navigator)
+    browser = signed_in(app, vic.user)
+    browser.get("/volunteering")
+    one_person = statements_of(app, browser, "/volunteering")
+
+    asked, buddied = [], [(first.id, "Harold")]
+    for given, family, status in (
+        ("Maureen", "Oyelaran-Quist", BuddyMatchStatus.PROPOSED),
+        ("Edna", "Ellingham", BuddyMatchStatus.ACTIVE),
+        ("Ravi", "Ramanathan", BuddyMatchStatus.PROPOSED),
+        ("Stan", "Szymanski", BuddyMatchStatus.ACTIVE),
+    ):
+        their_navigator = make_user(Role.NAVIGATOR)
+        case = case_of(their_navigator, given, family)
+        if status == BuddyMatchStatus.PROPOSED:
+            match = make_buddy_match(case, vic, their_navigator, status=status, responded_at=None)
+            asked.append((match.id, given))
+        else:
+            match = make_buddy_match(
+                case, vic, their_navigator, next_meeting_at=utcnow() + timedelta(days=3)
+            )
+            buddied.append((match.id, given))
+    many_people = statements_of(app, browser, "/volunteering")
+
+    assert many_people == one_person
+    page = browser.get("/volunteering").text
+    waiting = page[page.index("Waiting for your answer") : page.index("People I buddy")]
+    for match_id, given in asked:
+        assert f'href="/volunteering/buddies/{match_id}">Would you buddy {given}?' in waiting
+    mine = page[page.index("People I buddy") : page.index("My time")]
+    for match_id, given in buddied:
+        assert f'href="/volunteering/buddies/{match_id}">{given}</a>' in mine
 
 
 def test_start_page_with_nobody_to_buddy(app, vic):
