@@ -697,9 +697,9 @@ def _practice_page(referral: Referral, form: AddInformationForm, status_code: in
 @bp.route("/practice/referrals/<int:referral_id>")
 @roles_required(Role.PRACTICE_USER)
 def practice_referral(referral_id: int):
-    _own_practice_referral(referral_id)
+    referral = _own_practice_referral(referral_id)
     record_view("referral", referral_id)
-    return _practice_page(_own_practice_referral(referral_id), AddInformationForm(formdata=None))
+    return _practice_page(referral, AddInformationForm(formdata=None))
 
 
 @bp.post("/practice/referrals/<int:referral_id>/information")

@@ -153,9 +153,9 @@ def _volunteer_page(volunteer: Volunteer, status_code: int = 200, **given):
 @bp.route("/volunteers/<int:volunteer_id>")
 @roles_required(*HUB_STAFF)
 def volunteer(volunteer_id: int):
-    _volunteer(volunteer_id)
+    found = _volunteer(volunteer_id)
     record_view("volunteer", volunteer_id)
-    return _volunteer_page(_volunteer(volunteer_id))
+    return _volunteer_page(found)
 
 
 def _saved(volunteer_id: int, message: str, anchor: str):

@@ -183,8 +183,9 @@ def _my_match(match_id: int, statuses=(BuddyMatchStatus.PROPOSED, BuddyMatchStat
     return volunteer, match
 
 
-def _buddy_page(match_id: int, status_code: int = 200, **given):
-    volunteer, match = _my_match(match_id)
+def _buddy_page(match_id: int, status_code: int = 200, found=None, **given):
+    """`found`: the volunteer and match, when the caller has just read them."""
+    volunteer, match = found or _my_match(match_id)
     goals = db.session.scalars(
         sa.select(Goal)
         .where(Goal.referral_id == match.referral_id, Goal.status == GoalStatus.OPEN)
@@ -213,9 +214,9 @@ def _buddy_page(match_id: int, status_code: int = 200, **given):
 @bp.route("/volunteering/buddies/<int:match_id>")
 @roles_required(Role.VOLUNTEER)
 def buddy(match_id: int):
-    _my_match(match_id)
+    found = _my_match(match_id)
     record_view("buddy_match", match_id)
-    return _buddy_page(match_id)
+    return _buddy_page(match_id, found=found)
 
 
 @bp.post("/volunteering/buddies/<int:match_id>/accept")

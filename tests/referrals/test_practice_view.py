@@ -19,7 +19,7 @@ from portal.referrals.models import (
     ReferralStatus,
 )
 from tests.factories import PASSWORD, make_practice, make_referral, make_resident
-from tests.statements import statements_of
+from tests.statements import statements_of, statements_sent
 
 
 def person(**kw):
@@ -119,6 +119,17 @@ def test_the_list_sends_as_many_statements_for_many_referrals_as_for_one(
         row = page[page.index(reference) :]
         assert f"Patient </span>{given} " in row[: row.index("</tr>")]
     assert "Moved away" in page
+
+
+def test_the_referral_page_reads_nothing_twice(app, practice_user, own_referral):
+    """The referral checked for access is the one the page shows, not read again after the
+    view is recorded."""
+    browser = signed_in(app, practice_user)
+
+    sent = statements_sent(app, browser, f"/practice/referrals/{own_referral.id}")
+
+    assert [s for s in sent if sent.count(s) > 1] == []
+    assert any("FROM referrals" in s for s in sent)
 
 
 def test_another_practices_referral_is_not_found(

@@ -37,6 +37,7 @@ from tests.factories import (
     make_training_module,
     make_volunteer,
 )
+from tests.statements import statements_sent
 
 HTMX = {"HX-Request": "true"}
 
@@ -210,6 +211,17 @@ def test_volunteer_page_for_a_compliant_volunteer(logged_in_coordinator):
 
     assert "Can be matched" in page and "Cannot be matched" not in page
     assert "Yes: active, with the DBS check and every mandatory course in date" in text_of(page)
+
+
+def test_volunteer_page_reads_the_volunteer_once(app, logged_in_coordinator):
+    """The volunteer found for the page is the one it shows, not read again after the view
+    is recorded."""
+    volunteer = make_compliant_volunteer(user_kw={"full_name": "Vera Once"})
+
+    sent = statements_sent(app, logged_in_coordinator, f"/volunteers/{volunteer.id}")
+
+    reads = [s for s in sent if s.lstrip().startswith("SELECT volunteers.id")]
+    assert len(reads) == 1
 
 
 def test_unknown_volunteer_is_not_found(logged_in_coordinator):

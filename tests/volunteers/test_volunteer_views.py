@@ -37,7 +37,7 @@ from tests.factories import (
     make_resident,
     valid_nhs_number,
 )
-from tests.statements import statements_of
+from tests.statements import statements_of, statements_sent
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -239,6 +239,18 @@ def test_buddy_page_shows_first_name_open_goals_and_phone_but_nothing_else_about
     assert harold_case.reference not in page
     assert "drinks heavily" not in page and "self-neglect" not in page
     assert "aggressive" not in page
+
+
+def test_buddy_page_reads_nothing_twice(app, navigator, vic, harold_case):
+    """The match checked for access is the one the page shows, not read again after the
+    view is recorded."""
+    match = make_buddy_match(harold_case, vic, navigator)
+    browser = signed_in(app, vic.user)
+
+    sent = statements_sent(app, browser, f"/volunteering/buddies/{match.id}")
+
+    assert [s for s in sent if sent.count(s) > 1] == []
+    assert any("FROM buddy_matches" in s for s in sent)
 
 
 def test_proposal_page_keeps_the_phone_hidden_until_the_volunteer_says_yes(
