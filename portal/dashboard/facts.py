@@ -478,7 +478,9 @@ def _save(referral_ids: Sequence[int]) -> set[date]:
         db.session.execute(sa.delete(f).where(f.referral_id.in_(gone)))
     db.session.execute(sa.delete(a).where(a.referral_id.in_(referral_ids)))
     if activity_rows:
-        db.session.execute(sa.insert(a), activity_rows)
+        # The table's own insert, not the ORM's: the ORM leaves out None values, so rows
+        # with and without a practice went in as many small batches, some of one row.
+        db.session.execute(sa.insert(a.__table__), activity_rows)
     return months
 
 
@@ -563,20 +565,48 @@ def time_given(ranges: Sequence[tuple[date, date]]) -> sa.CompoundSelect:
 
 
 def _add_up_volunteer_months(months: Iterable[date]) -> None:
+    """Add up again the time volunteers gave in each of these months: three statements
+    however many months, as a rebuild adds up every month there is."""
     t = VolunteerTimeMonth.__table__
-    for month in sorted(set(months)):
+    months = sorted(set(months))
+    if not months:
+        return
+    given = time_given(_spans(months)).subquery()
+    totals = db.session.execute(
+        sa.select(
+            given.c.month,
+            sa.func.sum(given.c.minutes),
+            sa.func.count(sa.distinct(given.c.volunteer_id)),
+        ).group_by(given.c.month)
+    ).all()
+    db.session.execute(sa.delete(t).where(t.c.month.in_(months)))
+    asked = set(months)
+    rows = [
+        {"month": _month_of(text), "minutes": int(minutes or 0), "volunteers": volunteers}
+        for text, minutes, volunteers in totals
+        if volunteers and _month_of(text) in asked
+    ]
+    if rows:
+        db.session.execute(sa.insert(t), rows)
+
+
+def _spans(months: Sequence[date]) -> list[tuple[date, date]]:
+    """Sorted first-of-month dates as inclusive day ranges, months that follow each other
+    joined into one range."""
+    spans: list[tuple[date, date]] = []
+    for month in months:
         last = _next_month(month) - timedelta(days=1)
-        given = time_given([(month, last)]).subquery()
-        minutes, volunteers = db.session.execute(
-            sa.select(
-                sa.func.sum(given.c.minutes), sa.func.count(sa.distinct(given.c.volunteer_id))
-            )
-        ).one()
-        db.session.execute(sa.delete(t).where(t.c.month == month))
-        if volunteers:
-            db.session.execute(
-                sa.insert(t).values(month=month, minutes=int(minutes or 0), volunteers=volunteers)
-            )
+        if spans and spans[-1][1] + timedelta(days=1) == month:
+            spans[-1] = (spans[-1][0], last)
+        else:
+            spans.append((month, last))
+    return spans
+
+
+def _month_of(text: str) -> date:
+    """'YYYY-MM', as time_given writes a month, as its first day."""
+    year, month = text.split("-")
+    return date(int(year), int(month), 1)
 
 
 def _every_month_with_time() -> list[date]:

@@ -547,3 +547,12 @@ def test_volunteer_time_is_added_up_again_for_the_months_a_change_touches(app):
     facts.rebuild()
     db.session.commit()
     assert _volunteer_months() == refreshed
+
+
+def test_months_that_follow_each_other_are_read_as_one_range():
+    months = [date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1), date(2026, 4, 1)]
+    assert facts._spans(months) == [
+        (date(2025, 12, 1), date(2026, 2, 28)),
+        (date(2026, 4, 1), date(2026, 4, 30)),
+    ]
+    assert facts._spans([]) == []
