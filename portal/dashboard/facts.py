@@ -564,6 +564,20 @@ def time_given(ranges: Sequence[tuple[date, date]]) -> sa.CompoundSelect:
     return sa.union_all(contacts, hours)
 
 
+def time_given_by_month(ranges: Sequence[tuple[date, date]]) -> list[tuple[str, int, int]]:
+    """For each UK month with time given on these days: ('YYYY-MM', minutes, how many
+    volunteers gave any)."""
+    given = time_given(ranges).subquery()
+    rows = db.session.execute(
+        sa.select(
+            given.c.month,
+            sa.func.sum(given.c.minutes),
+            sa.func.count(sa.distinct(given.c.volunteer_id)),
+        ).group_by(given.c.month)
+    )
+    return [(month, int(minutes or 0), volunteers) for month, minutes, volunteers in rows]
+
+
 def _add_up_volunteer_months(months: Iterable[date]) -> None:
     """Add up again the time volunteers gave in each of these months: three statements
     however many months, as a rebuild adds up every month there is."""
@@ -571,18 +585,11 @@ def _add_up_volunteer_months(months: Iterable[date]) -> None:
     months = sorted(set(months))
     if not months:
         return
-    given = time_given(_spans(months)).subquery()
-    totals = db.session.execute(
-        sa.select(
-            given.c.month,
-            sa.func.sum(given.c.minutes),
-            sa.func.count(sa.distinct(given.c.volunteer_id)),
-        ).group_by(given.c.month)
-    ).all()
+    totals = time_given_by_month(_spans(months))
     db.session.execute(sa.delete(t).where(t.c.month.in_(months)))
     asked = set(months)
     rows = [
-        {"month": _month_of(text), "minutes": int(minutes or 0), "volunteers": volunteers}
+        {"month": _month_of(text), "minutes": minutes, "volunteers": volunteers}
         for text, minutes, volunteers in totals
         if volunteers and _month_of(text) in asked
     ]

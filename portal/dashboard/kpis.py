@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from portal.dashboard.facts import grouped_facts, time_given
+from portal.dashboard.facts import grouped_facts, time_given_by_month
 from portal.dashboard.facts import refresh as refresh_facts
 from portal.dashboard.models import (
     MONTH_COUNTS,
@@ -514,15 +514,7 @@ def volunteer_time_by_month(scope: Scope) -> list[VolunteerMonth]:
         )
         found.update({f"{month:%Y-%m}": (int(m or 0), n) for month, m, n in rows})
     if parts:
-        given = time_given(parts).subquery()
-        rows = db.session.execute(
-            sa.select(
-                given.c.month,
-                sa.func.sum(given.c.minutes),
-                sa.func.count(sa.distinct(given.c.volunteer_id)),
-            ).group_by(given.c.month)
-        )
-        found.update({month: (int(m or 0), n) for month, m, n in rows})
+        found.update({month: (m, n) for month, m, n in time_given_by_month(parts)})
     out = []
     for m in _month_starts(scope.start, scope.end):
         minutes, people = found.get(f"{m:%Y-%m}", (0, 0))
