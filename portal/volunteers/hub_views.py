@@ -91,7 +91,7 @@ def _modules() -> list[TrainingModule]:
     )
 
 
-def _forms(volunteer: Volunteer, given: dict) -> dict:
+def _forms(volunteer: Volunteer, given: dict, modules: list[TrainingModule]) -> dict:
     status_form = given.get("status_form") or StatusForm(
         formdata=None, allowed=vetting.NEXT[volunteer.status]
     )
@@ -106,9 +106,7 @@ def _forms(volunteer: Volunteer, given: dict) -> dict:
             },
         )
     dbs_form = given.get("dbs_form") or DbsForm(formdata=None)
-    training_form = given.get("training_form") or TrainingRecordForm(
-        formdata=None, modules=_modules()
-    )
+    training_form = given.get("training_form") or TrainingRecordForm(formdata=None, modules=modules)
     return {
         "status_form": status_form,
         "references_form": references_form,
@@ -146,7 +144,7 @@ def _volunteer_page(volunteer: Volunteer, status_code: int = 200, **given):
         today=today,
         # Only coordinators, who check the certificate, see its number in full.
         show_certificate=current_user.role == Role.COORDINATOR,
-        **_forms(volunteer, given),
+        **_forms(volunteer, given, modules),
     )
 
 

@@ -34,6 +34,7 @@ from portal.volunteers.models import (
     BuddyMatch,
     BuddyMatchStatus,
     HoursKind,
+    TrainingModule,
     TrainingRecord,
     Volunteer,
     VolunteerHours,
@@ -59,9 +60,8 @@ def _me() -> Volunteer:
     return volunteer
 
 
-def _training(volunteer: Volunteer, today: date) -> list[dict]:
+def _training(volunteer: Volunteer, today: date, modules: list[TrainingModule]) -> list[dict]:
     """Every course the volunteer needs or has done: when done, until when, and what is due."""
-    modules = active_modules()
     held = latest_records(volunteer.training_records)
     needed = {m.id for m in required_modules(modules, volunteer.roles)}
     rows = []
@@ -110,13 +110,14 @@ def me():
     month, year = time_given.month_and_year(volunteer, today)
     # The page names the people this volunteer buddies, or is asked to.
     record_list_view("buddy_matches", volunteer.id)
+    modules = active_modules()
     return render(
         "volunteers/me.html",
         volunteer=volunteer,
         proposals=_matches(volunteer, (BuddyMatchStatus.PROPOSED,)),
         buddies=_matches(volunteer, (BuddyMatchStatus.ACTIVE,)),
-        training=_training(volunteer, today),
-        check=compliance(volunteer, active_modules(), today),
+        training=_training(volunteer, today, modules),
+        check=compliance(volunteer, modules, today),
         availability=describe_availability(volunteer.availability or []),
         month=month,
         year=year,

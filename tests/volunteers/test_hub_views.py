@@ -213,15 +213,16 @@ def test_volunteer_page_for_a_compliant_volunteer(logged_in_coordinator):
     assert "Yes: active, with the DBS check and every mandatory course in date" in text_of(page)
 
 
-def test_volunteer_page_reads_the_volunteer_once(app, logged_in_coordinator):
+def test_volunteer_page_reads_the_volunteer_and_the_courses_once(app, logged_in_coordinator):
     """The volunteer found for the page is the one it shows, not read again after the view
-    is recorded."""
+    is recorded, and the training courses read for the checks fill the form too."""
     volunteer = make_compliant_volunteer(user_kw={"full_name": "Vera Once"})
 
     sent = statements_sent(app, logged_in_coordinator, f"/volunteers/{volunteer.id}")
 
-    reads = [s for s in sent if s.lstrip().startswith("SELECT volunteers.id")]
-    assert len(reads) == 1
+    volunteer_reads = [s for s in sent if s.lstrip().startswith("SELECT volunteers.id")]
+    assert len(volunteer_reads) == 1
+    assert len([s for s in sent if "FROM training_modules" in s]) == 1
 
 
 def test_unknown_volunteer_is_not_found(logged_in_coordinator):

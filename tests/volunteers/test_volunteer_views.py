@@ -196,6 +196,13 @@ def test_start_page_sends_as_many_statements_for_many_people_as_for_one(
         assert f'href="/volunteering/buddies/{match_id}">{given}</a>' in mine
 
 
+def test_start_page_reads_the_training_courses_once(app, vic):
+    """The courses read for the training list are the ones the checks use."""
+    sent = statements_sent(app, signed_in(app, vic.user), "/volunteering")
+
+    assert len([s for s in sent if "FROM training_modules" in s]) == 1
+
+
 def test_start_page_with_nobody_to_buddy(app, vic):
     page = signed_in(app, vic.user).get("/volunteering").text
 
