@@ -34,6 +34,16 @@ def signed_in(app, user):
     return browser
 
 
+def closed_referral(practice: Practice) -> Referral:
+    return make_referral(
+        practice=practice,
+        resident=person(given_name="Finished"),
+        status=ReferralStatus.CLOSED,
+        closed_at=utcnow(),
+        closure_reason=ClosureReason.MOVED_AWAY,
+    )
+
+
 def event_count(db, referral: Referral) -> int:
     return db.session.scalar(
         sa.select(sa.func.count())
@@ -64,13 +74,7 @@ def other_referral() -> Referral:
 def test_practice_sees_only_its_own_referrals(
     logged_in_practice_user, own_practice, own_referral, other_referral
 ):
-    closed = make_referral(
-        practice=own_practice,
-        resident=person(given_name="Finished"),
-        status=ReferralStatus.CLOSED,
-        closed_at=utcnow(),
-        closure_reason=ClosureReason.MOVED_AWAY,
-    )
+    closed = closed_referral(own_practice)
     page = logged_in_practice_user.get("/practice/referrals").text
 
     assert own_referral.reference in page and "Ours" in page
@@ -102,13 +106,7 @@ def test_the_list_sends_as_many_statements_for_many_referrals_as_for_one(
             received_at=utcnow() - timedelta(days=3 + n),
         )
         rows[referral.reference] = given
-    closed = make_referral(
-        practice=own_practice,
-        resident=person(given_name="Finished"),
-        status=ReferralStatus.CLOSED,
-        closed_at=utcnow(),
-        closure_reason=ClosureReason.MOVED_AWAY,
-    )
+    closed = closed_referral(own_practice)
     rows[closed.reference] = "Finished"
     many_referrals = statements_of(app, logged_in_practice_user, "/practice/referrals")
 
