@@ -585,13 +585,12 @@ def _add_up_volunteer_months(months: Iterable[date]) -> None:
     months = sorted(set(months))
     if not months:
         return
-    totals = time_given_by_month(_spans(months))
+    totals = {_month_of(text): (m, n) for text, m, n in time_given_by_month(_spans(months))}
     db.session.execute(sa.delete(t).where(t.c.month.in_(months)))
-    asked = set(months)
     rows = [
-        {"month": _month_of(text), "minutes": minutes, "volunteers": volunteers}
-        for text, minutes, volunteers in totals
-        if volunteers and _month_of(text) in asked
+        {"month": month, "minutes": minutes, "volunteers": volunteers}
+        for month, (minutes, volunteers) in totals.items()
+        if volunteers and month in months
     ]
     if rows:
         db.session.execute(sa.insert(t), rows)

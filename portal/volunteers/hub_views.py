@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import searches
-from portal.audit.service import audit, record_view
+from portal.audit.service import audit, record_list_view, record_view
 from portal.auth.models import Role
 from portal.auth.permissions import roles_required
 from portal.auth.service import send_invitation
@@ -58,8 +58,7 @@ def board():
         filters = oversight.BoardFilters.from_args(request.form)
         return searches.show_results("volunteer_hub.board", filters.as_args())
     filters = oversight.BoardFilters.from_args(searches.from_address(request.args))
-    audit("viewed_list", "volunteers", filters.status or "all")
-    db.session.commit()
+    record_list_view("volunteers", filters.status or "all")
     page, rows = oversight.board(filters, request.args.get("page"), london_today())
     return render(
         "volunteers/board.html",
@@ -286,8 +285,7 @@ def resend_link(volunteer_id: int):
 @bp.route("/volunteers/expiring")
 @roles_required(*HUB_STAFF)
 def expiring():
-    audit("viewed_list", "volunteer_expiry", None)
-    db.session.commit()
+    record_list_view("volunteer_expiry", None)
     items = reminders.due_items(london_today())
     return render(
         "volunteers/expiring.html",
@@ -320,8 +318,7 @@ def _hours_range() -> tuple[date, date]:
 @bp.route("/volunteers/supervision")
 @roles_required(*HUB_STAFF)
 def supervision():
-    audit("viewed_list", "volunteer_supervision", None)
-    db.session.commit()
+    record_list_view("volunteer_supervision", None)
     start, end = _hours_range()
     days = current_app.config["BUDDY_QUIET_DAYS"]
     return render(
