@@ -176,7 +176,7 @@ def profile(args: argparse.Namespace) -> int:
     import dashboards
     from caseload import COORDINATOR_EMAIL, NAVIGATOR_EMAIL
     from dashboards import COMMISSIONER_EMAIL
-    from pages import pick_case
+    from pages import SHELL_PATH, add_references, pick_case
 
     from portal import create_app
     from portal.extensions import db
@@ -193,17 +193,8 @@ def profile(args: argparse.Namespace) -> int:
         },
     )
 
-    # The page shell alone: base.html with an empty body, as a logged-in navigator.
-    # Compiled once, as a template file is.
-    shell_template = app.jinja_env.from_string(
-        '{% extends "base.html" %}{% block body %}{% endblock %}'
-    )
-
-    @app.get("/__shell")
-    def shell():
-        from flask import render_template
-
-        return render_template(shell_template)
+    # The page shell alone (base.html, empty) and the floor's table in it, as in pages.py.
+    add_references(app)
 
     clock = Clock()
     with app.app_context():
@@ -218,7 +209,7 @@ def profile(args: argparse.Namespace) -> int:
         "case": ("navigator", f"/cases/{case_id}"),
         "directory": ("public", "/directory?" + urlencode({"q": "club"})),
         "dashboard": ("commissioner", "/dashboard"),
-        "shell": ("navigator", "/__shell"),
+        "shell": ("navigator", SHELL_PATH),
     }
     clients = {
         "coordinator": caseload.login(app, COORDINATOR_EMAIL),
